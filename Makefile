@@ -1,0 +1,53 @@
+# The two commands for a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+ROWS ?= 200000
+SEED ?= 42
+UI_PORT ?= 3000
+
+export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
+
+.PHONY: install data run test lint typecheck fmt ui clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+$(DAGSTER_HOME)/dagster.yaml:
+	mkdir -p $(DAGSTER_HOME)
+	cp data/dagster_home/dagster.yaml $@
+
+## data: write the default generated export into data/raw when it holds no export yet
+data: install
+	$(BIN)/ecom generate --rows $(ROWS) --seed $(SEED) --if-empty
+
+## run: set up, prepare the default data, and materialise the whole graph
+run: data $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster job execute -m ecom_assets -j ecommerce_pipeline
+
+## test: set up, then lint, type-check and run the whole test suite
+test: install lint typecheck
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+fmt: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## ui: the Dagster UI (webserver and daemon) on the workspace, http://127.0.0.1:$(UI_PORT)
+ui: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
+
+clean:
+	rm -rf data/lake data/mlflow $(filter-out %/dagster.yaml,$(wildcard data/dagster_home/*))

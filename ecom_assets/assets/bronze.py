@@ -1,0 +1,76 @@
+"""Bronze layer: every exported row as text, with where it came from."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import dagster as dg
+import polars as pl
+
+from ecom_assets.assets.checks import result_from_offenders
+from ecom_assets.resources import LandingZone
+from ecom_assets.transforms.bronze import (
+    ExportFileError,
+    combine_exports,
+    export_files,
+    read_export,
+)
+
+BRONZE_ORDERS = dg.AssetKey(["bronze", "orders"])
+
+
+def _required_columns_missing(frame: pl.DataFrame, landing_zone: LandingZone) -> pl.DataFrame:
+    """(layout, column) pairs where rows of a layout lack one of its required columns."""
+    layouts = landing_zone.layouts()
+    missing = []
+    for name, rows in frame.partition_by("_layout", as_dict=True).items():
+        layout = layouts[str(name[0])]
+        for column in sorted(layout.required_headers()):
+            absent = rows.height if column not in rows.columns else rows[column].null_count()
+            if absent:
+                missing.append({"layout": layout.name, "column": column, "rows": absent})
+    return pl.DataFrame(
+        missing, schema={"layout": pl.String, "column": pl.String, "rows": pl.Int64}
+    )
+
+
+@dg.asset(
+    key=BRONZE_ORDERS,
+    group_name="bronze",
+    check_specs=[
+        dg.AssetCheckSpec("no_unreadable_files", asset=BRONZE_ORDERS),
+        dg.AssetCheckSpec("required_columns_present", asset=BRONZE_ORDERS),
+    ],
+)
+def bronze_orders(
+    context: dg.AssetExecutionContext, landing_zone: LandingZone
+) -> Iterator[dg.Output[pl.DataFrame] | dg.AssetCheckResult]:
+    """Every row of every export in the landing zone, as text, with source file, row and layout."""
+    raw_dir = landing_zone.path()
+    layouts = landing_zone.layouts()
+    ingested_at = datetime.now(UTC)
+    frames, errors = [], []
+    for path in export_files(raw_dir):
+        name = path.relative_to(raw_dir).as_posix()
+        try:
+            frames.append(read_export(path, name, layouts, ingested_at))
+        except ExportFileError as error:
+            context.log.error(f"Skipped unreadable export {error}")
+            errors.append({"file": error.file, "problem": error.problem})
+    bronze = combine_exports(frames)
+    per_file = bronze.group_by("_source_file", "_layout").len().sort("_source_file")
+    yield dg.Output(
+        bronze,
+        metadata={
+            "rows": bronze.height,
+            "files": len(frames),
+            "unreadable_files": len(errors),
+            "raw_dir": str(raw_dir),
+            "rows_per_file": dg.MetadataValue.md(
+                "\n".join(f"- {f} ({la}): {n} rows" for f, la, n in per_file.iter_rows())
+            ),
+        },
+    )
+    unreadable = pl.DataFrame(errors, schema={"file": pl.String, "problem": pl.String})
+    yield result_from_offenders(unreadable, "unreadable export files", "no_unreadable_files")
+    missing = _required_columns_missing(bronze, landing_zone)
+    yield result_from_offenders(missing, "missing required columns", "required_columns_present")

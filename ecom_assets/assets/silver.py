@@ -1,0 +1,105 @@
+"""Silver layer: clean canonical order lines and every rejected row with its reason."""
+
+import dagster as dg
+import polars as pl
+
+from ecom_assets.assets.bronze import BRONZE_ORDERS
+from ecom_assets.assets.checks import result_from_offenders
+from ecom_assets.resources import LandingZone
+from ecom_assets.transforms import quality
+from ecom_assets.transforms.silver import annotate_orders, split_orders
+
+SILVER_ORDERS = dg.AssetKey(["silver", "orders"])
+SILVER_REJECTED = dg.AssetKey(["silver", "rejected_orders"])
+
+
+@dg.multi_asset(
+    outs={
+        "orders": dg.AssetOut(
+            key=SILVER_ORDERS,
+            description="Clean order lines in the canonical schema, one row per line_id.",
+        ),
+        "rejected_orders": dg.AssetOut(
+            key=SILVER_REJECTED,
+            description="Every bronze row that is not a clean line: reason, field, raw values.",
+        ),
+    },
+    ins={"bronze": dg.AssetIn(key=BRONZE_ORDERS)},
+    group_name="silver",
+)
+def silver_orders(
+    bronze: pl.LazyFrame, landing_zone: LandingZone
+) -> tuple[dg.Output[pl.DataFrame], dg.Output[pl.DataFrame]]:
+    """Typed, validated, de-duplicated order lines, and the rejected rows with their reasons."""
+    annotated = annotate_orders(bronze, landing_zone.layouts())
+    clean, rejected = pl.collect_all(split_orders(annotated))
+    reasons = rejected.group_by("reason").len().sort("len", descending=True)
+    return (
+        dg.Output(
+            clean,
+            metadata={
+                "rows": clean.height,
+                "products": clean["product_id"].n_unique(),
+                "categories": clean["category"].n_unique(),
+                "revenue": round(float(clean["revenue"].sum()), 2),
+            },
+        ),
+        dg.Output(
+            rejected,
+            metadata={
+                "rows": rejected.height,
+                **{f"reason_{reason}": count for reason, count in reasons.iter_rows()},
+            },
+        ),
+    )
+
+
+@dg.asset_check(asset=SILVER_ORDERS, blocking=True)
+def line_id_unique(orders: pl.LazyFrame) -> dg.AssetCheckResult:
+    """Each silver line_id appears once."""
+    return result_from_offenders(
+        quality.duplicated_line_ids(orders), "lines with a repeated line_id"
+    )
+
+
+@dg.asset_check(asset=SILVER_ORDERS, blocking=True)
+def key_columns_not_null(orders: pl.LazyFrame) -> dg.AssetCheckResult:
+    """No silver line has a null key, date, product, category, price, quantity or revenue."""
+    return result_from_offenders(quality.null_key_fields(orders), "lines with a null key field")
+
+
+@dg.asset_check(asset=SILVER_ORDERS)
+def values_in_range(orders: pl.LazyFrame) -> dg.AssetCheckResult:
+    """Prices positive, quantities non-zero with the sign of the line type, revenue = price x
+    quantity, ratings within 1-5, no order dated after its ingestion."""
+    return result_from_offenders(
+        quality.out_of_range_values(orders), "lines with impossible values"
+    )
+
+
+@dg.asset_check(
+    asset=SILVER_ORDERS,
+    blocking=True,
+    additional_ins={
+        "bronze": dg.AssetIn(key=BRONZE_ORDERS),
+        "rejected": dg.AssetIn(key=SILVER_REJECTED),
+    },
+)
+def bronze_reconciles_with_silver(
+    orders: pl.LazyFrame, bronze: pl.LazyFrame, rejected: pl.LazyFrame
+) -> dg.AssetCheckResult:
+    """Every bronze row is in exactly one of silver orders or rejected orders."""
+    offenders = quality.unreconciled_rows(bronze, orders, rejected)
+    counts = pl.concat(
+        [bronze.select(pl.len()), orders.select(pl.len()), rejected.select(pl.len())]
+    )
+    bronze_rows, silver_rows, rejected_rows = counts.collect().to_series().to_list()
+    return result_from_offenders(
+        offenders,
+        "bronze rows not placed exactly once",
+        metadata={
+            "bronze_rows": bronze_rows,
+            "silver_rows": silver_rows,
+            "rejected_rows": rejected_rows,
+        },
+    )

@@ -1,0 +1,66 @@
+"""The `ecom` command line: `ecom generate` writes the default order export (more commands later)."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from ecom_assets import settings
+from ecom_assets.transforms.bronze import export_files
+
+PROGRESS_FROM_ROWS = 1_000_000
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from ecom_assets.generate import generate_orders
+
+    raw_dir = settings.raw_dir()
+    target = Path(args.out) if args.out else raw_dir / f"orders_{args.rows}_seed{args.seed}.csv"
+    if args.if_empty and export_files(raw_dir):
+        print(f"{raw_dir} already holds exports; nothing generated")
+        return 0
+    summary = generate_orders(
+        target, rows=args.rows, seed=args.seed, progress=args.rows >= PROGRESS_FROM_ROWS
+    )
+    dirty = sum(summary.dirty_rows.values())
+    print(
+        f"wrote {summary.rows_written:,} order lines ({dirty:,} deliberately dirty) for "
+        f"{summary.products} products in {summary.categories} categories, "
+        f"{summary.first_date} to {summary.last_date}, to {summary.path}"
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `ecom` and its subcommands."""
+    from ecom_assets.generate import DEFAULT_ROWS, DEFAULT_SEED
+
+    parser = argparse.ArgumentParser(prog="ecom", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    generate = commands.add_parser(
+        "generate", help="write a deterministic synthetic order export (original layout)"
+    )
+    generate.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="about how many lines")
+    generate.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed")
+    generate.add_argument(
+        "--out", help="file to write (default: <raw dir>/orders_<rows>_seed<seed>.csv)"
+    )
+    generate.add_argument(
+        "--if-empty",
+        action="store_true",
+        help="do nothing when the landing folder already holds an export",
+    )
+    generate.set_defaults(handler=_generate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `ecom` console script."""
+    args = build_parser().parse_args(argv)
+    if getattr(args, "rows", 1) <= 0:
+        print("ecom: --rows must be a positive number", file=sys.stderr)
+        return 2
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""The code location: every asset, check, job, schedule, sensor and resource."""
+
+import dagster as dg
+
+from ecom_assets.assets.bronze import bronze_orders
+from ecom_assets.assets.gold import GOLD_ASSETS, GOLD_CHECKS
+from ecom_assets.assets.silver import (
+    bronze_reconciles_with_silver,
+    key_columns_not_null,
+    line_id_unique,
+    silver_orders,
+    values_in_range,
+)
+from ecom_assets.automation import (
+    ecommerce_pipeline,
+    ecommerce_pipeline_schedule,
+    new_export_sensor,
+)
+from ecom_assets.resources import AnalysisSettings, LandingZone, lake_io_manager
+
+
+def build_resources(lake_root: str | None = None, raw_dir: str = "") -> dict[str, object]:
+    """The resources of the pipeline; arguments override the environment (tests use them)."""
+    return {
+        "io_manager": lake_io_manager(lake_root),
+        "landing_zone": LandingZone(raw_dir=raw_dir),
+        "analysis": AnalysisSettings(),
+    }
+
+
+ASSETS = [bronze_orders, silver_orders, *GOLD_ASSETS]
+CHECKS = [
+    line_id_unique,
+    key_columns_not_null,
+    values_in_range,
+    bronze_reconciles_with_silver,
+    *GOLD_CHECKS,
+]
+
+defs = dg.Definitions(
+    assets=ASSETS,
+    asset_checks=CHECKS,
+    jobs=[ecommerce_pipeline],
+    schedules=[ecommerce_pipeline_schedule],
+    sensors=[new_export_sensor],
+    resources=build_resources(),
+)

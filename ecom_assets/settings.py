@@ -1,0 +1,41 @@
+"""Every location the project reads or writes, resolved from environment variables at call time.
+
+The IO manager, the CLI and (later) the assistant and the dashboard all call these functions, so
+they always agree on where the lake is. Relative defaults are resolved against the working
+directory, which is the repository root for `make` targets, `dagster dev` and the tests' commands.
+"""
+
+import os
+from pathlib import Path
+
+LAKE_ROOT_ENV = "ECOM_LAKE_ROOT"
+RAW_DIR_ENV = "ECOM_RAW_DIR"
+LAYOUTS_DIR_ENV = "ECOM_LAYOUTS_DIR"
+AS_OF_DATE_ENV = "ECOM_AS_OF_DATE"
+
+
+def _path_from_env(name: str, default: str) -> Path:
+    return Path(os.environ.get(name) or default).expanduser().resolve()
+
+
+def lake_root() -> str:
+    """Root URI of the Delta lake: a local folder (default `data/lake`) or an object-store URI."""
+    value = os.environ.get(LAKE_ROOT_ENV)
+    if value and "://" in value:
+        return value.rstrip("/")
+    return str(_path_from_env(LAKE_ROOT_ENV, "data/lake"))
+
+
+def raw_dir() -> Path:
+    """Landing folder for order exports (default `data/raw`)."""
+    return _path_from_env(RAW_DIR_ENV, "data/raw")
+
+
+def user_layouts_dir() -> Path:
+    """Folder of user-defined export layouts added to the built-in ones (default `data/layouts`)."""
+    return _path_from_env(LAYOUTS_DIR_ENV, "data/layouts")
+
+
+def table_path(layer: str, name: str) -> str:
+    """Location of one Delta table, e.g. `table_path("silver", "orders")`."""
+    return f"{lake_root()}/{layer}/{name}"

@@ -1,0 +1,114 @@
+"""Data-quality rules as pure functions: each returns the offending rows (empty when all is well).
+
+The Dagster asset checks call these and attach the count and a sample of the rows; tests call
+them directly on broken frames.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+SILVER_KEY_COLUMNS = (
+    "order_id",
+    "line_id",
+    "order_date",
+    "product_id",
+    "product_name",
+    "category",
+    "price",
+    "quantity",
+    "revenue",
+    "line_type",
+)
+REVENUE_TOLERANCE = 0.005
+
+
+def duplicated_line_ids(silver: pl.LazyFrame) -> pl.DataFrame:
+    """Silver lines whose line_id is not unique."""
+    return (
+        silver.filter(pl.len().over("line_id") > 1)
+        .select("line_id", "order_id", "product_id", "_source_file", "_source_row")
+        .sort("line_id", "_source_file", "_source_row")
+        .collect()
+    )
+
+
+def null_key_fields(silver: pl.LazyFrame) -> pl.DataFrame:
+    """Silver lines with a null in a column every downstream table relies on."""
+    return silver.filter(pl.any_horizontal(pl.col(SILVER_KEY_COLUMNS).is_null())).collect()
+
+
+def out_of_range_values(silver: pl.LazyFrame) -> pl.DataFrame:
+    """Silver lines with an impossible value, and which rule they break."""
+    quantity = pl.col("quantity")
+    problems = {
+        "price_not_positive": pl.col("price") <= 0,
+        "quantity_zero": quantity == 0,
+        "sale_with_negative_quantity": (pl.col("line_type") == "sale") & (quantity < 0),
+        "return_with_positive_quantity": (pl.col("line_type") == "return") & (quantity > 0),
+        "revenue_not_price_times_quantity": (
+            (pl.col("revenue") - pl.col("price") * quantity).abs() > 0.01
+        ),
+        "rating_outside_1_to_5": ~pl.col("rating").is_between(1, 5),
+        "negative_reviews": pl.col("reviews") < 0,
+        "order_after_ingestion": pl.col("order_date") > pl.col("_ingested_at").dt.date(),
+    }
+    first_problem = pl.coalesce(
+        [pl.when(broken).then(pl.lit(name)) for name, broken in problems.items()]
+    )
+    return (
+        silver.with_columns(first_problem.alias("problem"))
+        .filter(pl.col("problem").is_not_null())
+        .select("problem", pl.exclude("problem"))
+        .collect()
+    )
+
+
+def unreconciled_rows(
+    bronze: pl.LazyFrame, silver: pl.LazyFrame, rejected: pl.LazyFrame
+) -> pl.DataFrame:
+    """Bronze rows not in exactly one of silver and rejected, and rows from nowhere."""
+    key = ["_source_file", "_source_row"]
+    placed = pl.concat(
+        [
+            silver.select(*key, pl.lit("silver").alias("table")),
+            rejected.select(*key, pl.lit("rejected").alias("table")),
+        ]
+    )
+    placements = placed.group_by(key).agg(
+        pl.len().alias("placements"), pl.col("table").sort().str.join(",").alias("tables")
+    )
+    joined = bronze.select(*key, pl.lit(True).alias("_in_bronze")).join(
+        placements, on=key, how="full", coalesce=True
+    )
+    problem = (
+        pl.when(pl.col("_in_bronze").is_null())
+        .then(pl.lit("not_in_bronze"))
+        .when(pl.col("placements").is_null())
+        .then(pl.lit("lost"))
+        .when(pl.col("placements") > 1)
+        .then(pl.lit("placed_more_than_once"))
+    )
+    return (
+        joined.with_columns(problem.alias("problem"))
+        .filter(pl.col("problem").is_not_null())
+        .select("problem", *key, "tables")
+        .sort(key)
+        .collect()
+    )
+
+
+def revenue_gap(silver: pl.LazyFrame, gold: pl.LazyFrame) -> float:
+    """Absolute difference between silver revenue up to the gold table's `as_of_date` and the gold
+    table's revenue column (`revenue` or `total_revenue`)."""
+    revenue_column = "revenue" if "revenue" in gold.collect_schema().names() else "total_revenue"
+    as_of = gold.select(pl.col("as_of_date").max()).collect().item()
+    lines = silver if as_of is None else silver.filter(pl.col("order_date") <= as_of)
+    silver_total = lines.select(pl.col("revenue").sum()).collect().item() or 0.0
+    gold_total = gold.select(pl.col(revenue_column).sum()).collect().item() or 0.0
+    return abs(silver_total - gold_total)
+
+
+def negative_totals(gold: pl.LazyFrame, columns: tuple[str, ...]) -> pl.DataFrame:
+    """Rows of a gold table where any of `columns` is negative."""
+    return gold.filter(pl.any_horizontal(pl.col(columns) < 0)).collect()
