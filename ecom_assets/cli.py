@@ -1,4 +1,4 @@
-"""The `ecom` command line: `ecom generate` writes the default order export (more commands later)."""
+"""The `ecom` command line: `ecom generate` writes a synthetic order export."""
 
 import argparse
 import sys

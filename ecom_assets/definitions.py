@@ -18,16 +18,6 @@ from ecom_assets.automation import (
 )
 from ecom_assets.resources import AnalysisSettings, LandingZone, lake_io_manager
 
-
-def build_resources(lake_root: str | None = None, raw_dir: str = "") -> dict[str, object]:
-    """The resources of the pipeline; arguments override the environment (tests use them)."""
-    return {
-        "io_manager": lake_io_manager(lake_root),
-        "landing_zone": LandingZone(raw_dir=raw_dir),
-        "analysis": AnalysisSettings(),
-    }
-
-
 ASSETS = [bronze_orders, silver_orders, *GOLD_ASSETS]
 CHECKS = [
     line_id_unique,
@@ -37,11 +27,21 @@ CHECKS = [
     *GOLD_CHECKS,
 ]
 
-defs = dg.Definitions(
-    assets=ASSETS,
-    asset_checks=CHECKS,
-    jobs=[ecommerce_pipeline],
-    schedules=[ecommerce_pipeline_schedule],
-    sensors=[new_export_sensor],
-    resources=build_resources(),
-)
+
+def build_defs(lake_root: str | None = None, raw_dir: str = "") -> dg.Definitions:
+    """The code location; the arguments override the environment's locations (tests use them)."""
+    return dg.Definitions(
+        assets=ASSETS,
+        asset_checks=CHECKS,
+        jobs=[ecommerce_pipeline],
+        schedules=[ecommerce_pipeline_schedule],
+        sensors=[new_export_sensor],
+        resources={
+            "io_manager": lake_io_manager(lake_root),
+            "landing_zone": LandingZone(raw_dir=raw_dir),
+            "analysis": AnalysisSettings(),
+        },
+    )
+
+
+defs = build_defs()

@@ -117,7 +117,10 @@ def test_gzip_and_parquet_exports_are_read(write_file, layouts, tmp_path: Path) 
     assert _read(gz, layouts)["OrderID"].to_list() == ["ORD-1"]
     parquet = tmp_path / "raw" / "orders.parquet"
     pl.DataFrame(
-        {name: [value] for name, value in zip(ORIGINAL_HEADER.split(","), GOOD_LINE.split(","))}
+        {
+            name: [value]
+            for name, value in zip(ORIGINAL_HEADER.split(","), GOOD_LINE.split(","), strict=True)
+        }
     ).with_columns(pl.col("Quantity").cast(pl.Int64)).write_parquet(parquet)
     frame = _read(parquet, layouts)
     assert frame["Quantity"].to_list() == ["2"]

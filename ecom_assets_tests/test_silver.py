@@ -184,9 +184,10 @@ def test_online_retail_cancellations_and_returns_net_against_sales(
         (4, "invalid_price", "UnitPrice")
     ]
 
-
-def test_superstore_derives_unit_price_from_line_sales(write_file, bronze_of, layouts) -> None:
-    header = "Row ID,Order ID,Order Date,Customer ID,City,Product ID,Category,Product Name,Sales,Quantity"
+    header = (
+        "Row ID,Order ID,Order Date,Customer ID,City,Product ID,Category,Product Name,Sales,"
+        "Quantity"
+    )
     content = (
         f"{header}\n"
         "1,CA-2016-152156,11/8/2016,CG-12520,Henderson,FUR-BO-10001798,Furniture,Bookcase,261.96,2\n"

@@ -68,6 +68,25 @@ class Layout:
         return set(self.columns.values())
 
 
+_SETTING_TYPES: dict[str, type | tuple[type, ...]] = {
+    "name": str,
+    "columns": dict,
+    "optional_columns": dict,
+    "encoding": str,
+    "delimiter": str,
+    "decimal": str,
+    "thousands": str,
+    "date_formats": list,
+    "na_values": list,
+    "revenue": str,
+    "total_tolerance": (int, float),
+    "default_category": str,
+    "cancelled_order_prefix": str,
+    "negative_quantity_is_return": bool,
+    "line_key": list,
+}
+
+
 def parse_layout(data: dict[str, Any], origin: str) -> Layout:
     """Build a Layout from a parsed YAML mapping, naming `origin` and the field in any error."""
     if not isinstance(data, dict):
@@ -103,8 +122,11 @@ def parse_layout(data: dict[str, Any], origin: str) -> Layout:
         "".encode(data.get("encoding", "utf-8"))
     except LookupError as error:
         raise LayoutError(f"{origin}: unknown encoding {data['encoding']!r}") from error
-    tuple_fields = ("date_formats", "na_values", "line_key")
-    values = {k: tuple(v) if k in tuple_fields else v for k, v in data.items()}
+    for name, value in data.items():
+        expected = _SETTING_TYPES[name]
+        if not isinstance(value, expected) or isinstance(value, bool) != (expected is bool):
+            raise LayoutError(f"{origin}: setting '{name}' has the wrong type: {value!r}")
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
     return Layout(**values)
 
 

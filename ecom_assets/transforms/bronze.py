@@ -19,10 +19,10 @@ import polars as pl
 from ecom_assets.layouts import Layout
 
 SUPPORTED_SUFFIXES = (".csv", ".csv.gz", ".parquet")
-LINEAGE_SCHEMA = {
-    "_source_file": pl.String,
-    "_source_row": pl.Int64,
-    "_layout": pl.String,
+LINEAGE_SCHEMA: dict[str, pl.DataType] = {
+    "_source_file": pl.String(),
+    "_source_row": pl.Int64(),
+    "_layout": pl.String(),
     "_ingested_at": pl.Datetime("us", "UTC"),
 }
 LINEAGE_COLUMNS = tuple(LINEAGE_SCHEMA)

@@ -14,6 +14,25 @@ import polars as pl
 RECENT_WINDOWS_DAYS = (30, 90)
 
 
+def money_sum(column: str | pl.Expr) -> pl.Expr:
+    """Sum of an amount in whole cents: exact, and the same whatever the order of the rows."""
+    amount = pl.col(column) if isinstance(column, str) else column
+    return (amount * 100).round().cast(pl.Int64).sum() / 100
+
+
+def rating_mean(column: str) -> pl.Expr:
+    """Mean of a one-decimal rating, summed in tenths so it does not depend on row order."""
+    tenths = (pl.col(column) * 10).round().cast(pl.Int64)
+    return (tenths.sum() / tenths.count() / 10).round(2)
+
+
+def average_sale_price() -> pl.Expr:
+    """Revenue of sale lines over their units: the average price a unit sold for."""
+    sales = pl.col("line_type") == "sale"
+    revenue = money_sum(pl.col("revenue").filter(sales))
+    return (revenue / pl.col("quantity").filter(sales).sum()).round(2)
+
+
 def default_as_of_date(silver: pl.LazyFrame) -> date | None:
     """The last order date in silver: "now" for every metric, so reruns give the same tables."""
     return silver.select(pl.col("order_date").max()).collect().item()
@@ -50,10 +69,14 @@ def daily_product_sales(silver: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
     return (
         lines.group_by("order_date", "product_id")
         .agg(
-            pl.col("revenue").sum(),
+            money_sum("revenue").alias("revenue"),
             pl.col("quantity").sum(),
             _order_count(),
-            pl.col("price").filter(pl.col("line_type") == "sale").mean().alias("avg_price"),
+            pl.col("price")
+            .filter(pl.col("line_type") == "sale")
+            .mean()
+            .round(2)
+            .alias("avg_price"),
         )
         .join(product_dimension(lines), on="product_id", how="left")
         .select(
@@ -78,7 +101,7 @@ def monthly_sales(silver: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
     )
     return (
         lines.group_by("month", "product_id")
-        .agg(pl.col("revenue").sum(), pl.col("quantity").sum(), _order_count())
+        .agg(money_sum("revenue").alias("revenue"), pl.col("quantity").sum(), _order_count())
         .join(product_dimension(lines), on="product_id", how="left")
         .select(
             "month",
@@ -97,7 +120,7 @@ def monthly_sales(silver: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
 def _recent_revenue(as_of: date, days: int) -> pl.Expr:
     window_start = pl.lit(as_of) - pl.duration(days=days)
     in_window = pl.col("order_date") > window_start
-    return pl.col("revenue").filter(in_window).sum().alias(f"revenue_last_{days}d")
+    return money_sum(pl.col("revenue").filter(in_window)).alias(f"revenue_last_{days}d")
 
 
 def product_metrics(silver: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
@@ -109,13 +132,13 @@ def product_metrics(silver: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
     return (
         lines.group_by("product_id")
         .agg(
-            pl.col("revenue").sum().alias("total_revenue"),
+            money_sum("revenue").alias("total_revenue"),
             _order_count().alias("total_orders"),
             pl.col("quantity").sum().alias("total_quantity"),
-            pl.col("rating").mean().alias("avg_rating"),
+            rating_mean("rating").alias("avg_rating"),
             pl.col("reviews").max().alias("reviews"),
-            pl.col("price").filter(sales).mean().alias("avg_price"),
-            pl.col("price").filter(sales & latest).mean().alias("current_price"),
+            average_sale_price().alias("avg_price"),
+            pl.col("price").filter(sales & latest).max().alias("current_price"),
             pl.col("order_date").filter(sales).min().alias("first_sale_date"),
             pl.col("order_date").filter(sales).max().alias("last_sale_date"),
             *(_recent_revenue(as_of, days) for days in RECENT_WINDOWS_DAYS),
@@ -143,16 +166,16 @@ def category_metrics(silver: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
         lines.group_by(pl.col("_category").alias("category"))
         .agg(
             pl.col("product_id").n_unique().alias("products"),
-            pl.col("revenue").sum().alias("total_revenue"),
+            money_sum("revenue").alias("total_revenue"),
             _order_count().alias("total_orders"),
             pl.col("quantity").sum().alias("total_quantity"),
-            pl.col("rating").mean().alias("avg_rating"),
+            rating_mean("rating").alias("avg_rating"),
             *(_recent_revenue(as_of, days) for days in RECENT_WINDOWS_DAYS),
         )
         .with_columns(
-            (100 * pl.col("total_revenue") / pl.col("total_revenue").sum()).alias(
-                "revenue_share_pct"
-            ),
+            (100 * pl.col("total_revenue") / pl.col("total_revenue").sum())
+            .round(3)
+            .alias("revenue_share_pct"),
             pl.lit(as_of).alias("as_of_date"),
         )
         .sort("total_revenue", descending=True)

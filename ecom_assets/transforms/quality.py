@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from ecom_assets.transforms.gold import money_sum
+
 SILVER_KEY_COLUMNS = (
     "order_id",
     "line_id",
@@ -104,8 +106,8 @@ def revenue_gap(silver: pl.LazyFrame, gold: pl.LazyFrame) -> float:
     revenue_column = "revenue" if "revenue" in gold.collect_schema().names() else "total_revenue"
     as_of = gold.select(pl.col("as_of_date").max()).collect().item()
     lines = silver if as_of is None else silver.filter(pl.col("order_date") <= as_of)
-    silver_total = lines.select(pl.col("revenue").sum()).collect().item() or 0.0
-    gold_total = gold.select(pl.col(revenue_column).sum()).collect().item() or 0.0
+    silver_total = lines.select(money_sum("revenue")).collect().item() or 0.0
+    gold_total = gold.select(money_sum(revenue_column)).collect().item() or 0.0
     return abs(silver_total - gold_total)
 
 

@@ -103,7 +103,7 @@ def _layout_rows(bronze: pl.LazyFrame, layout: Layout, columns: list[str]) -> pl
     mapped = set(layout.source_columns.values())
     raw = [c for c in columns if c in mapped]
     product_id = text["product_id"] if "product_id" in text else _slug(text["product_name"])
-    product_name = text.get("product_name", text.get("product_id"))
+    product_name = text["product_name"] if "product_name" in text else text["product_id"]
     quantity_number = _number(text["quantity"], layout)
     order_id = text["order_id"]
     is_cancellation = (
@@ -216,10 +216,10 @@ def _flag_broken_rows(frame: pl.LazyFrame, layout: Layout, columns: list[str]) -
     sources = {f: c for f, c in layout.source_columns.items() if c in columns}
 
     def first_broken(value_of: list[pl.Expr]) -> pl.Expr:
-        chain = pl.when(rules[0].broken).then(value_of[0])
-        for rule, value in zip(rules[1:], value_of[1:], strict=True):
-            chain = chain.when(rule.broken).then(value)
-        return chain.otherwise(None)
+        result = pl.lit(None, dtype=pl.String)
+        for rule, value in reversed(list(zip(rules, value_of, strict=True))):
+            result = pl.when(rule.broken).then(value).otherwise(result)
+        return result
 
     return frame.with_columns(
         first_broken([pl.lit(r.reason) for r in rules]).alias("reason"),
@@ -292,10 +292,14 @@ def annotate_orders(bronze: pl.LazyFrame, layouts: Mapping[str, Layout]) -> pl.L
 
 def split_orders(annotated: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """(silver orders, rejected orders) from an annotated frame: good rows and the rest."""
-    silver = annotated.filter(pl.col("reason").is_null()).select(
-        *(pl.col(c).cast(t) for c, t in SILVER_COLUMNS.items()), *LINEAGE_COLUMNS
+    silver = (
+        annotated.filter(pl.col("reason").is_null())
+        .select(*(pl.col(c).cast(t) for c, t in SILVER_COLUMNS.items()), *LINEAGE_COLUMNS)
+        .sort("_source_file", "_source_row")
     )
-    rejected = annotated.filter(pl.col("reason").is_not_null()).select(
-        *(pl.col(c).cast(t) for c, t in REJECTED_COLUMNS.items()), *LINEAGE_COLUMNS
+    rejected = (
+        annotated.filter(pl.col("reason").is_not_null())
+        .select(*(pl.col(c).cast(t) for c, t in REJECTED_COLUMNS.items()), *LINEAGE_COLUMNS)
+        .sort("_source_file", "_source_row")
     )
     return silver, rejected

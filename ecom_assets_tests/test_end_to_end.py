@@ -1,0 +1,144 @@
+"""The real command lines: `dagster job execute`, and the webserver GraphQL API the UI uses."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from deltalake import DeltaTable
+
+from ecom_assets.generate import generate_orders
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+TABLES = ["bronze/orders", "silver/orders", "silver/rejected_orders", "gold/product_metrics"]
+
+
+@pytest.fixture
+def project_env(tmp_path: Path) -> dict[str, str]:
+    raw = tmp_path / "raw"
+    generate_orders(raw / "orders.csv", rows=3000, seed=5)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO / "data" / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    return {
+        **os.environ,
+        "ECOM_RAW_DIR": str(raw),
+        "ECOM_LAKE_ROOT": str(tmp_path / "lake"),
+        "DAGSTER_HOME": str(home),
+    }
+
+
+def _assert_tables_written(env: dict[str, str]) -> None:
+    for table in TABLES:
+        assert DeltaTable(f"{env['ECOM_LAKE_ROOT']}/{table}").to_pyarrow_table().num_rows > 0
+
+
+def test_dagster_job_execute_materialises_the_graph_into_the_instance(project_env) -> None:
+    completed = subprocess.run(
+        [str(BIN / "dagster"), "job", "execute", "-m", "ecom_assets", "-j", "ecommerce_pipeline"],
+        cwd=REPO,
+        env=project_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    _assert_tables_written(project_env)
+    with dg.DagsterInstance.from_config(project_env["DAGSTER_HOME"]) as instance:
+        runs = instance.get_runs()
+        assert [(r.job_name, r.status) for r in runs] == [
+            ("ecommerce_pipeline", dg.DagsterRunStatus.SUCCESS)
+        ]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _graphql(port: int, query: str, variables: dict) -> dict:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query, "variables": variables}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        body = json.loads(response.read())
+    assert "errors" not in body, body
+    return body["data"]
+
+
+def _wait_for_server(port: int, process: subprocess.Popen, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "dagster dev exited early"
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError("the Dagster webserver did not come up")
+
+
+LAUNCH = """
+mutation Launch($params: ExecutionParams!) {
+  launchPipelineExecution(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on InvalidSubsetError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+  }
+}
+"""
+STATUS = """
+query Status($runId: ID!) {
+  runOrError(runId: $runId) { ... on Run { status } }
+}
+"""
+
+
+def test_the_webserver_launches_the_job_like_the_materialize_button(project_env) -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        [str(BIN / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        cwd=REPO,
+        env=project_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        _wait_for_server(port, process, time.monotonic() + 120)
+        selector = {
+            "repositoryLocationName": "ecom_assets",
+            "repositoryName": "__repository__",
+            "pipelineName": "ecommerce_pipeline",
+            "assetSelection": [{"path": table.split("/")} for table in TABLES],
+        }
+        launched = _graphql(port, LAUNCH, {"params": {"selector": selector, "mode": "default"}})
+        outcome = launched["launchPipelineExecution"]
+        assert outcome["__typename"] == "LaunchRunSuccess", outcome
+        run_id = outcome["run"]["runId"]
+        status, deadline = "QUEUED", time.monotonic() + 180
+        while status not in ("SUCCESS", "FAILURE", "CANCELED") and time.monotonic() < deadline:
+            time.sleep(1)
+            status = _graphql(port, STATUS, {"runId": run_id})["runOrError"]["status"]
+        assert status == "SUCCESS"
+        _assert_tables_written(project_env)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

@@ -1,0 +1,172 @@
+"""The whole graph materialised in-process on a small landing zone in a temporary folder."""
+
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+from deltalake import DeltaTable
+
+import ecom_assets.assets.silver as silver_assets
+from ecom_assets.definitions import build_defs
+from ecom_assets.generate import generate_orders
+
+TABLES = [
+    ("bronze", "orders"),
+    ("silver", "orders"),
+    ("silver", "rejected_orders"),
+    ("gold", "daily_product_sales"),
+    ("gold", "monthly_sales"),
+    ("gold", "product_metrics"),
+    ("gold", "category_metrics"),
+]
+GOLD = [t for t in TABLES if t[0] == "gold"]
+
+
+@pytest.fixture(scope="module")
+def landing_zone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    raw = tmp_path_factory.mktemp("raw")
+    generate_orders(raw / "orders.csv", rows=4000, seed=3)
+    (raw / "retail.csv").write_bytes(
+        (
+            "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\r\n"
+            "536365,85123A,WHITE HANGING HEART,6,12/1/2025 8:26,2.55,17850,United Kingdom\r\n"
+            "C536379,85123A,WHITE HANGING HEART,-2,12/1/2025 9:41,2.55,17850,United Kingdom\r\n"
+        ).encode("cp1252")
+    )
+    (raw / "broken.csv").write_bytes(b"")
+    return raw
+
+
+def _run(lake: Path, raw: Path) -> dg.ExecuteInProcessResult:
+    defs = build_defs(lake_root=str(lake), raw_dir=str(raw))
+    job = defs.resolve_job_def("ecommerce_pipeline")
+    return job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+
+
+def _table(lake: Path, layer: str, name: str) -> pl.DataFrame:
+    return pl.from_arrow(DeltaTable(str(lake / layer / name)).to_pyarrow_table())  # type: ignore[return-value]
+
+
+def _check_results(result: dg.ExecuteInProcessResult) -> dict[tuple[str, str], bool]:
+    return {
+        (e.asset_key.to_user_string(), e.check_name): e.passed
+        for e in (
+            event.asset_check_evaluation_data
+            for event in result.all_events
+            if event.event_type_value == "ASSET_CHECK_EVALUATION"
+        )
+    }
+
+
+@pytest.fixture(scope="module")
+def two_runs(landing_zone: Path, tmp_path_factory: pytest.TempPathFactory):
+    lake = tmp_path_factory.mktemp("lake")
+    first = _run(lake, landing_zone)
+    first_tables = {t: _table(lake, *t) for t in TABLES}
+    second = _run(lake, landing_zone)
+    return lake, first, first_tables, second
+
+
+def test_every_table_is_written_and_every_check_passes_but_the_bad_file(two_runs) -> None:
+    lake, first, _, second = two_runs
+    assert first.success and second.success
+    for layer, name in TABLES:
+        assert DeltaTable(str(lake / layer / name)).version() == 1
+    checks = _check_results(second)
+    failed = [key for key, passed in checks.items() if not passed]
+    assert failed == [("bronze/orders", "no_unreadable_files")]
+    assert len(checks) == 12
+
+
+def test_rerun_gives_the_same_silver_and_gold(two_runs) -> None:
+    lake, _, first_tables, _ = two_runs
+    for table in TABLES[1:]:
+        before = _sorted(first_tables[table].drop("_ingested_at", strict=False))
+        after = _sorted(_table(lake, *table).drop("_ingested_at", strict=False))
+        for column in before.columns:
+            assert after[column].equals(before[column]), (table, column)
+
+
+def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
+    """Delta tables have no row order: compare them as sets of rows."""
+    return frame.sort(frame.columns, nulls_last=True)
+
+
+def test_bronze_holds_every_row_of_the_readable_files(two_runs, landing_zone: Path) -> None:
+    lake = two_runs[0]
+    bronze = _table(lake, "bronze", "orders")
+    csv_lines = len((landing_zone / "orders.csv").read_text().splitlines()) - 1
+    assert bronze.group_by("_source_file").len().sort("_source_file").rows() == [
+        ("orders.csv", csv_lines),
+        ("retail.csv", 2),
+    ]
+
+
+def test_silver_and_rejected_partition_bronze(two_runs) -> None:
+    lake = two_runs[0]
+    key = ["_source_file", "_source_row"]
+    bronze = _table(lake, "bronze", "orders").select(key)
+    silver = _table(lake, "silver", "orders").select(key)
+    rejected = _table(lake, "silver", "rejected_orders").select(key)
+    assert silver.height + rejected.height == bronze.height
+    assert pl.concat([silver, rejected]).sort(key).equals(bronze.sort(key))
+    assert rejected.height > 0
+
+
+def test_gold_revenue_equals_silver_revenue(two_runs) -> None:
+    lake = two_runs[0]
+    silver_revenue = sum(_table(lake, "silver", "orders")["revenue"].to_list())
+    for layer, name in GOLD:
+        table = _table(lake, layer, name)
+        column = "revenue" if "revenue" in table.columns else "total_revenue"
+        assert sum(table[column].to_list()) == pytest.approx(silver_revenue, abs=0.005), name
+
+
+def _break_silver(monkeypatch: pytest.MonkeyPatch, breaker) -> None:
+    real_split = silver_assets.split_orders
+
+    def broken_split(annotated):
+        clean, rejected = real_split(annotated)
+        return breaker(clean), rejected
+
+    monkeypatch.setattr(silver_assets, "split_orders", broken_split)
+
+
+@pytest.mark.parametrize(
+    ("breaker", "check"),
+    [
+        (lambda clean: pl.concat([clean, clean.head(1)]), "line_id_unique"),
+        (lambda clean: clean.slice(1), "bronze_reconciles_with_silver"),
+        (
+            lambda clean: clean.with_columns(
+                pl.when(pl.int_range(pl.len()) == 0)
+                .then(None)
+                .otherwise(pl.col("category"))
+                .alias("category")
+            ),
+            "key_columns_not_null",
+        ),
+    ],
+)
+def test_a_broken_silver_table_fails_its_blocking_check_and_stops_gold(
+    monkeypatch: pytest.MonkeyPatch, landing_zone: Path, tmp_path: Path, breaker, check: str
+) -> None:
+    _break_silver(monkeypatch, breaker)
+    result = _run(tmp_path / "lake", landing_zone)
+    assert _check_results(result)[("silver/orders", check)] is False
+    assert not result.success
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert "silver/orders" in materialized
+    assert not any(key.startswith("gold/") for key in materialized)
+    assert not (tmp_path / "lake" / "gold").exists()
+
+
+def test_a_run_killed_before_commit_leaves_tables_readable(two_runs, landing_zone: Path) -> None:
+    lake = two_runs[0]
+    committed = _sorted(_table(lake, "silver", "orders").drop("_ingested_at"))
+    orphan = lake / "silver" / "orders" / "part-00000-killed-mid-write.parquet"
+    orphan.write_bytes(b"PAR1 half a file")
+    assert _sorted(_table(lake, "silver", "orders").drop("_ingested_at")).equals(committed)
+    assert _run(lake, landing_zone).success
+    assert _sorted(_table(lake, "silver", "orders").drop("_ingested_at")).equals(committed)
