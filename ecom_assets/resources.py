@@ -7,16 +7,46 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
-from dagster_deltalake import LocalConfig
-from dagster_deltalake_polars import DeltaLakePolarsIOManager
+import polars as pl
+from dagster._core.storage.db_io_manager import DbTypeHandler, TableSlice
+from dagster_deltalake import DeltaLakePyArrowTypeHandler, LocalConfig
+from dagster_deltalake.io_manager import TableConnection
+from dagster_deltalake_polars import DeltaLakePolarsIOManager, DeltaLakePolarsTypeHandler
 
 from ecom_assets import settings
 from ecom_assets.layouts import Layout, load_layouts
 
 
-def lake_io_manager(root_uri: str | None = None) -> DeltaLakePolarsIOManager:
+class NativePolarsTypeHandler(DeltaLakePolarsTypeHandler):
+    """Reads tables with Polars' own Delta scanner instead of a pyarrow dataset.
+
+    The upstream handler scans through `pl.scan_pyarrow_dataset`, which is single-threaded and
+    about ten times slower on our tables; `pl.scan_delta` is lazy and pushes projections and
+    filters down. Writes are the upstream ones.
+    """
+
+    def load_input(
+        self, context: dg.InputContext, table_slice: TableSlice, connection: TableConnection
+    ) -> pl.DataFrame | pl.LazyFrame:
+        frame = pl.scan_delta(
+            connection.table_uri, storage_options=connection.storage_options or None
+        )
+        if table_slice.columns:
+            frame = frame.select(table_slice.columns)
+        return frame.collect() if context.dagster_type.typing_type == pl.DataFrame else frame
+
+
+class LakeIOManager(DeltaLakePolarsIOManager):
+    """The dagster-deltalake-polars IO manager with Polars-native reads."""
+
+    @staticmethod
+    def type_handlers() -> list[DbTypeHandler]:
+        return [NativePolarsTypeHandler(), DeltaLakePyArrowTypeHandler()]
+
+
+def lake_io_manager(root_uri: str | None = None) -> LakeIOManager:
     """Delta tables under `root_uri` (default: the lake root from settings), one per asset key."""
-    return DeltaLakePolarsIOManager(
+    return LakeIOManager(
         root_uri=root_uri or settings.lake_root(),
         storage_options=LocalConfig(),
         overwrite_schema=True,

@@ -83,3 +83,11 @@ def test_the_sensor_runs_the_pipeline_for_new_and_changed_files_only(tmp_path: P
         assert len(changed.run_requests) == 1
         assert changed.run_requests[0].tags["ecom/changed_files"] == "more.csv, orders.csv"
         assert changed.run_requests[0].run_key != first.run_requests[0].run_key
+
+
+def test_the_instance_queues_runs_one_at_a_time(tmp_path: Path) -> None:
+    settings = Path(__file__).resolve().parents[1] / "data" / "dagster_home" / "dagster.yaml"
+    (tmp_path / "dagster.yaml").write_text(settings.read_text())
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+        assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1

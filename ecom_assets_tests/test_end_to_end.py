@@ -107,6 +107,20 @@ query Status($runId: ID!) {
 """
 
 
+def _launch(port: int, params: dict) -> str:
+    outcome = _graphql(port, LAUNCH, params)["launchPipelineExecution"]
+    assert outcome["__typename"] == "LaunchRunSuccess", outcome
+    return outcome["run"]["runId"]
+
+
+def _wait_for_run(port: int, run_id: str) -> str:
+    status, deadline = "QUEUED", time.monotonic() + 180
+    while status not in ("SUCCESS", "FAILURE", "CANCELED") and time.monotonic() < deadline:
+        time.sleep(1)
+        status = _graphql(port, STATUS, {"runId": run_id})["runOrError"]["status"]
+    return status
+
+
 def test_the_webserver_launches_the_job_like_the_materialize_button(project_env) -> None:
     port = _free_port()
     process = subprocess.Popen(
@@ -125,15 +139,8 @@ def test_the_webserver_launches_the_job_like_the_materialize_button(project_env)
             "pipelineName": "ecommerce_pipeline",
             "assetSelection": [{"path": table.split("/")} for table in TABLES],
         }
-        launched = _graphql(port, LAUNCH, {"params": {"selector": selector, "mode": "default"}})
-        outcome = launched["launchPipelineExecution"]
-        assert outcome["__typename"] == "LaunchRunSuccess", outcome
-        run_id = outcome["run"]["runId"]
-        status, deadline = "QUEUED", time.monotonic() + 180
-        while status not in ("SUCCESS", "FAILURE", "CANCELED") and time.monotonic() < deadline:
-            time.sleep(1)
-            status = _graphql(port, STATUS, {"runId": run_id})["runOrError"]["status"]
-        assert status == "SUCCESS"
+        run_id = _launch(port, {"params": {"selector": selector, "mode": "default"}})
+        assert _wait_for_run(port, run_id) == "SUCCESS"
         _assert_tables_written(project_env)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
