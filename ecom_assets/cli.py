@@ -56,10 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `ecom` console script."""
     args = build_parser().parse_args(argv)
-    if getattr(args, "rows", 1) <= 0:
-        print("ecom: --rows must be a positive number", file=sys.stderr)
+    try:
+        return int(args.handler(args))
+    except ValueError as error:
+        print(f"ecom {args.command}: {error}", file=sys.stderr)
         return 2
-    return int(args.handler(args))
 
 
 if __name__ == "__main__":
