@@ -42,7 +42,7 @@ def test_groups_mirror_the_layers() -> None:
 
 
 def test_the_daily_schedule_requests_a_run_of_the_pipeline() -> None:
-    schedule = defs.get_schedule_def("ecommerce_pipeline_schedule")
+    schedule = defs.resolve_schedule_def("ecommerce_pipeline_schedule")
     assert schedule.cron_schedule == "0 6 * * *"
     assert schedule.execution_timezone == "UTC"
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
@@ -61,7 +61,7 @@ def _tick(sensor: dg.SensorDefinition, instance, cursor: str | None, raw: Path):
 
 
 def test_the_sensor_runs_the_pipeline_for_new_and_changed_files_only(tmp_path: Path) -> None:
-    sensor = build_defs(raw_dir=str(tmp_path)).get_sensor_def("new_export_sensor")
+    sensor = build_defs(raw_dir=str(tmp_path)).resolve_sensor_def("new_export_sensor")
     with dg.instance_for_test() as instance:
         empty = _tick(sensor, instance, None, tmp_path)
         assert empty.run_requests == []

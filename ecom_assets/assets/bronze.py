@@ -61,7 +61,6 @@ def bronze_orders(
     yield dg.Output(
         bronze,
         metadata={
-            "rows": bronze.height,
             "files": len(frames),
             "unreadable_files": len(errors),
             "raw_dir": str(raw_dir),

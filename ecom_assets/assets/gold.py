@@ -32,7 +32,7 @@ def _gold_asset(name: str, transform: GoldTransform, description: str) -> dg.Ass
     def _asset(silver: pl.LazyFrame, analysis: AnalysisSettings) -> dg.Output[pl.DataFrame]:
         as_of = _as_of(silver, analysis)
         table = transform(silver, as_of).collect()
-        return dg.Output(table, metadata={"rows": table.height, "as_of_date": str(as_of)})
+        return dg.Output(table, metadata={"as_of_date": str(as_of)})
 
     return _asset
 

@@ -38,7 +38,6 @@ def silver_orders(
         dg.Output(
             clean,
             metadata={
-                "rows": clean.height,
                 "products": clean["product_id"].n_unique(),
                 "categories": clean["category"].n_unique(),
                 "revenue": round(float(clean["revenue"].sum()), 2),
@@ -47,7 +46,6 @@ def silver_orders(
         dg.Output(
             rejected,
             metadata={
-                "rows": rejected.height,
                 **{f"reason_{reason}": count for reason, count in reasons.iter_rows()},
             },
         ),

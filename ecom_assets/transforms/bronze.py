@@ -7,9 +7,9 @@ file and what is wrong with it. Nothing here knows about Dagster.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
-import io
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -144,9 +144,10 @@ def _check_not_truncated(text: str, width: int, layout: Layout, name: str) -> No
 def _read_csv(data: bytes, layout: Layout, header: list[str], name: str) -> pl.DataFrame:
     text = _decode(data, layout, name)
     _check_not_truncated(text, len(header), layout, name)
+    utf8 = data if codecs.lookup(layout.encoding).name == "utf-8" else text.encode("utf-8")
     try:
         frame = pl.read_csv(
-            io.StringIO(text),
+            utf8,
             separator=layout.delimiter,
             infer_schema=False,
             empty_string_is_null=False,

@@ -60,7 +60,8 @@ def product_dimension(silver: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _order_count() -> pl.Expr:
-    return pl.col("order_id").filter(pl.col("line_type") == "sale").n_unique().alias("orders")
+    sale_orders = pl.col("order_id").filter(pl.col("line_type") == "sale")
+    return sale_orders.n_unique().cast(pl.Int64).alias("orders")
 
 
 def daily_product_sales(silver: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
@@ -165,7 +166,7 @@ def category_metrics(silver: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
     return (
         lines.group_by(pl.col("_category").alias("category"))
         .agg(
-            pl.col("product_id").n_unique().alias("products"),
+            pl.col("product_id").n_unique().cast(pl.Int64).alias("products"),
             money_sum("revenue").alias("total_revenue"),
             _order_count().alias("total_orders"),
             pl.col("quantity").sum().alias("total_quantity"),

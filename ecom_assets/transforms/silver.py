@@ -243,19 +243,21 @@ def _normalise_categories(frame: pl.LazyFrame) -> pl.LazyFrame:
         .group_by("_category_key", maintain_order=True)
         .agg(pl.col("_category_text").first().alias("category"))
     )
-    return keyed.join(spellings, on="_category_key", how="left")
+    return keyed.join(spellings, on="_category_key", how="left", maintain_order="left")
 
 
 def _flag_duplicates(frame: pl.LazyFrame) -> pl.LazyFrame:
-    """Among good rows, every later row with an already seen line key is a duplicate."""
-    ordered = frame.sort("_source_file", "_source_row").with_columns(
-        pl.int_range(pl.len()).alias("_position"),
+    """Among good rows, every later row (in file-name then row order) with an already seen line
+    key is a duplicate: an exact copy of the first one, or a re-send with other values."""
+    file_rank = pl.col("_source_file").rank("dense").cast(pl.Int64)
+    ordered = frame.with_columns(
+        (file_rank * 10_000_000_000 + pl.col("_source_row")).alias("_position"),
         pl.col("raw_values").hash().alias("_row_hash"),
         pl.col("reason").is_null().alias("_good"),
     )
     group = ["line_id", "_good"]
     first = pl.col("_position").min().over(group)
-    first_hash = pl.col("_row_hash").sort_by("_position").first().over(group)
+    first_hash = pl.col("_row_hash").get(pl.col("_position").arg_min()).over(group)
     duplicate = pl.col("_good") & (pl.col("_position") != first)
     exact_copy = pl.col("_row_hash") == first_hash
     return ordered.with_columns(
@@ -292,14 +294,10 @@ def annotate_orders(bronze: pl.LazyFrame, layouts: Mapping[str, Layout]) -> pl.L
 
 def split_orders(annotated: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """(silver orders, rejected orders) from an annotated frame: good rows and the rest."""
-    silver = (
-        annotated.filter(pl.col("reason").is_null())
-        .select(*(pl.col(c).cast(t) for c, t in SILVER_COLUMNS.items()), *LINEAGE_COLUMNS)
-        .sort("_source_file", "_source_row")
+    silver = annotated.filter(pl.col("reason").is_null()).select(
+        *(pl.col(c).cast(t) for c, t in SILVER_COLUMNS.items()), *LINEAGE_COLUMNS
     )
-    rejected = (
-        annotated.filter(pl.col("reason").is_not_null())
-        .select(*(pl.col(c).cast(t) for c, t in REJECTED_COLUMNS.items()), *LINEAGE_COLUMNS)
-        .sort("_source_file", "_source_row")
+    rejected = annotated.filter(pl.col("reason").is_not_null()).select(
+        *(pl.col(c).cast(t) for c, t in REJECTED_COLUMNS.items()), *LINEAGE_COLUMNS
     )
     return silver, rejected
