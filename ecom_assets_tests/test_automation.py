@@ -1,5 +1,7 @@
 """Definitions load; the schedule and the sensor ask for the right runs on a test instance."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -91,3 +93,14 @@ def test_the_instance_queues_runs_one_at_a_time(tmp_path: Path) -> None:
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
         assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
+
+
+def test_the_package_exports_defs_without_importing_dagster_up_front() -> None:
+    probe = (
+        "import sys, ecom_assets; print('dagster' in sys.modules); "
+        "print(type(ecom_assets.defs).__name__)"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert output == ["False", "Definitions"]

@@ -60,6 +60,37 @@ def test_dagster_job_execute_materialises_the_graph_into_the_instance(project_en
         ]
 
 
+def _job_execute(env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(BIN / "dagster"), "job", "execute", "-m", "ecom_assets", "-j", "ecommerce_pipeline"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def test_a_run_killed_mid_way_leaves_readable_tables_and_the_next_run_succeeds(
+    project_env,
+) -> None:
+    generate_orders(Path(project_env["ECOM_RAW_DIR"]) / "orders.csv", rows=300_000, seed=5)
+    lake = Path(project_env["ECOM_LAKE_ROOT"])
+    process = _job_execute(project_env)
+    deadline = time.monotonic() + 120
+    while not (lake / "bronze" / "orders" / "_delta_log").exists():
+        assert process.poll() is None, "the run ended before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGKILL)
+    assert process.wait(timeout=30) == -signal.SIGKILL
+    assert not (lake / "gold").exists(), "the run was not killed mid-way"
+    for table_log in lake.glob("*/*/_delta_log"):
+        DeltaTable(str(table_log.parent)).to_pyarrow_table()
+    assert _job_execute(project_env).wait(timeout=300) == 0
+    _assert_tables_written(project_env)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
