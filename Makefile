@@ -9,7 +9,9 @@ UI_PORT ?= 3000
 
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: install data run test lint typecheck fmt ui clean
+MLFLOW_PORT ?= 5000
+
+.PHONY: install data run test lint typecheck fmt ui mlflow clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +50,12 @@ fmt: install
 ## ui: the Dagster UI (webserver and daemon) on the workspace, http://127.0.0.1:$(UI_PORT)
 ui: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
+
+## mlflow: the MLflow UI on the local tracking store, http://127.0.0.1:$(MLFLOW_PORT)
+mlflow: install
+	mkdir -p data/mlflow
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/data/mlflow/mlflow.db \
+		--default-artifact-root $(CURDIR)/data/mlflow/artifacts -h 127.0.0.1 -p $(MLFLOW_PORT)
 
 clean:
 	rm -rf data/lake data/mlflow $(filter-out %/dagster.yaml,$(wildcard data/dagster_home/*))

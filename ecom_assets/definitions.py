@@ -3,7 +3,19 @@
 import dagster as dg
 
 from ecom_assets.assets.bronze import bronze_orders
+from ecom_assets.assets.business import (
+    actions_in_vocabulary,
+    one_decision_per_forecast_product,
+    product_decisions,
+)
 from ecom_assets.assets.gold import GOLD_ASSETS, GOLD_CHECKS
+from ecom_assets.assets.ml import (
+    forecasts_valid_for_every_active_product,
+    product_training_set,
+    revenue_forecast,
+    revenue_model,
+    served_forecast_beats_best_baseline,
+)
 from ecom_assets.assets.silver import (
     bronze_reconciles_with_silver,
     key_columns_not_null,
@@ -16,19 +28,39 @@ from ecom_assets.automation import (
     ecommerce_pipeline_schedule,
     new_export_sensor,
 )
-from ecom_assets.resources import AnalysisSettings, LandingZone, lake_io_manager
+from ecom_assets.resources import (
+    AnalysisSettings,
+    ForecastSettings,
+    LandingZone,
+    MlflowTracking,
+    lake_io_manager,
+)
 
-ASSETS = [bronze_orders, silver_orders, *GOLD_ASSETS]
+ASSETS = [
+    bronze_orders,
+    silver_orders,
+    *GOLD_ASSETS,
+    product_training_set,
+    revenue_model,
+    revenue_forecast,
+    product_decisions,
+]
 CHECKS = [
     line_id_unique,
     key_columns_not_null,
     values_in_range,
     bronze_reconciles_with_silver,
     *GOLD_CHECKS,
+    served_forecast_beats_best_baseline,
+    forecasts_valid_for_every_active_product,
+    one_decision_per_forecast_product,
+    actions_in_vocabulary,
 ]
 
 
-def build_defs(lake_root: str | None = None, raw_dir: str = "") -> dg.Definitions:
+def build_defs(
+    lake_root: str | None = None, raw_dir: str = "", mlflow_uri: str = ""
+) -> dg.Definitions:
     """The code location; the arguments override the environment's locations (tests use them)."""
     return dg.Definitions(
         assets=ASSETS,
@@ -40,6 +72,8 @@ def build_defs(lake_root: str | None = None, raw_dir: str = "") -> dg.Definition
             "io_manager": lake_io_manager(lake_root),
             "landing_zone": LandingZone(raw_dir=raw_dir),
             "analysis": AnalysisSettings(),
+            "forecast": ForecastSettings(),
+            "mlflow": MlflowTracking(tracking_uri=mlflow_uri),
         },
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import polars as pl
@@ -111,3 +112,39 @@ class AnalysisSettings(dg.ConfigurableResource):
             return date.fromisoformat(value)
         except ValueError as error:
             raise ValueError(f"as_of_date {value!r} is not a date in YYYY-MM-DD form") from error
+
+
+class ForecastSettings(dg.ConfigurableResource):
+    """What is forecast and how: the horizon, which products count as active or new, the
+    backtest window, and the decision rules file (empty: `ECOM_DECISION_RULES` or the packaged
+    `decision_rules.yaml`)."""
+
+    horizon_days: int = 30
+    active_within_days: int = 90
+    new_product_days: int = 60
+    backtest_days: int = 90
+    decision_rules: str = ""
+
+    def rules_path(self) -> Path | None:
+        return (
+            Path(self.decision_rules).resolve()
+            if self.decision_rules
+            else (settings.decision_rules_path())
+        )
+
+
+class MlflowTracking(dg.ConfigurableResource):
+    """The MLflow tracking store and artifact location; empty values fall back to
+    `MLFLOW_TRACKING_URI` / `ECOM_MLFLOW_ARTIFACTS` (defaults under `data/mlflow`)."""
+
+    tracking_uri: str = ""
+    artifact_location: str = ""
+
+    def client(self) -> Any:
+        """An MLflow client on this store, with the project's experiment set."""
+        from ecom_assets import tracking
+
+        return tracking.client(
+            self.tracking_uri or settings.mlflow_tracking_uri(),
+            self.artifact_location or settings.mlflow_artifact_location(),
+        )

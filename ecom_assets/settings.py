@@ -12,6 +12,9 @@ LAKE_ROOT_ENV = "ECOM_LAKE_ROOT"
 RAW_DIR_ENV = "ECOM_RAW_DIR"
 LAYOUTS_DIR_ENV = "ECOM_LAYOUTS_DIR"
 AS_OF_DATE_ENV = "ECOM_AS_OF_DATE"
+MLFLOW_TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
+MLFLOW_ARTIFACTS_ENV = "ECOM_MLFLOW_ARTIFACTS"
+DECISION_RULES_ENV = "ECOM_DECISION_RULES"
 
 
 def _path_from_env(name: str, default: str) -> Path:
@@ -39,3 +42,27 @@ def user_layouts_dir() -> Path:
 def table_path(layer: str, name: str) -> str:
     """Location of one Delta table, e.g. `table_path("silver", "orders")`."""
     return f"{lake_root()}/{layer}/{name}"
+
+
+def mlflow_tracking_uri() -> str:
+    """MLflow tracking store: `MLFLOW_TRACKING_URI`, default SQLite `data/mlflow/mlflow.db`."""
+    value = os.environ.get(MLFLOW_TRACKING_URI_ENV)
+    if value:
+        return value
+    database = Path("data/mlflow/mlflow.db").resolve()
+    database.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{database}"
+
+
+def mlflow_artifact_location() -> str:
+    """Where new MLflow experiments keep artifacts (default `data/mlflow/artifacts`)."""
+    value = os.environ.get(MLFLOW_ARTIFACTS_ENV)
+    if value and "://" in value:
+        return value
+    return _path_from_env(MLFLOW_ARTIFACTS_ENV, "data/mlflow/artifacts").as_uri()
+
+
+def decision_rules_path() -> Path | None:
+    """A decision rules file replacing the packaged defaults (`ECOM_DECISION_RULES`), if set."""
+    value = os.environ.get(DECISION_RULES_ENV)
+    return Path(value).expanduser().resolve() if value else None

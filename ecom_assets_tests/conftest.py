@@ -1,6 +1,6 @@
 """Shared fixtures: small export files in each layout, written into temporary folders."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +16,16 @@ ORIGINAL_HEADER = (
     "OrderID,OrderDate,CustomerID,Product,Category,Price,Quantity,TotalAmount,Rating,Reviews,"
     "PaymentMethod,City"
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every test tracks MLflow runs in a temporary store, never under data/."""
+    store = tmp_path_factory.mktemp("mlflow")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlflow.db'}")
+        patch.setenv("ECOM_MLFLOW_ARTIFACTS", str(store / "artifacts"))
+        yield store
 
 
 @pytest.fixture(scope="session")

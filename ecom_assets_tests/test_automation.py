@@ -25,6 +25,10 @@ def test_definitions_load_with_the_job_schedule_and_sensor() -> None:
         "gold/monthly_sales",
         "gold/product_metrics",
         "gold/category_metrics",
+        "ml/product_training_set",
+        "ml/revenue_model",
+        "ml/revenue_forecast",
+        "business/product_decisions",
     }
 
 
@@ -34,7 +38,13 @@ def test_the_job_covers_the_whole_graph_and_every_check() -> None:
     assert job.asset_layer.selected_asset_keys == graph.get_all_asset_keys()
     assert job.asset_layer.asset_graph.asset_check_keys == graph.asset_check_keys
     blocking = {key.name for key in graph.asset_check_keys if graph.get_check_spec(key).blocking}
-    assert blocking == {"line_id_unique", "key_columns_not_null", "bronze_reconciles_with_silver"}
+    assert blocking == {
+        "line_id_unique",
+        "key_columns_not_null",
+        "bronze_reconciles_with_silver",
+        "served_forecast_beats_best_baseline",
+        "forecasts_valid_for_every_active_product",
+    }
 
 
 def test_groups_mirror_the_layers() -> None:

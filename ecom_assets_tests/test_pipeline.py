@@ -39,7 +39,8 @@ def landing_zone(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _run(lake: Path, raw: Path) -> dg.ExecuteInProcessResult:
-    defs = build_defs(lake_root=str(lake), raw_dir=str(raw))
+    mlflow_uri = f"sqlite:///{lake.parent / 'mlflow.db'}"
+    defs = build_defs(lake_root=str(lake), raw_dir=str(raw), mlflow_uri=mlflow_uri)
     job = defs.resolve_job_def("ecommerce_pipeline")
     return job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
 
@@ -76,7 +77,7 @@ def test_every_table_is_written_and_every_check_passes_but_the_bad_file(two_runs
     checks = _check_results(second)
     failed = [key for key, passed in checks.items() if not passed]
     assert failed == [("bronze/orders", "no_unreadable_files")]
-    assert len(checks) == 12
+    assert len(checks) == 16
 
 
 def test_rerun_gives_the_same_silver_and_gold(two_runs) -> None:

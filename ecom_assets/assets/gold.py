@@ -12,6 +12,8 @@ from ecom_assets.resources import AnalysisSettings
 from ecom_assets.transforms import gold, quality
 
 GoldTransform = Callable[[pl.LazyFrame, date], pl.LazyFrame]
+DAILY_PRODUCT_SALES = dg.AssetKey(["gold", "daily_product_sales"])
+PRODUCT_METRICS = dg.AssetKey(["gold", "product_metrics"])
 
 
 def _as_of(silver: pl.LazyFrame, settings: AnalysisSettings) -> date:

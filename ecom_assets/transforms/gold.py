@@ -65,7 +65,7 @@ def _order_count() -> pl.Expr:
 
 
 def daily_product_sales(silver: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
-    """Revenue, units and orders per product and day."""
+    """Revenue, units, orders, average sale price, rating and reviews per product and day."""
     lines = _sales_to_date(silver, as_of)
     return (
         lines.group_by("order_date", "product_id")
@@ -73,11 +73,9 @@ def daily_product_sales(silver: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
             money_sum("revenue").alias("revenue"),
             pl.col("quantity").sum(),
             _order_count(),
-            pl.col("price")
-            .filter(pl.col("line_type") == "sale")
-            .mean()
-            .round(2)
-            .alias("avg_price"),
+            average_sale_price().alias("avg_price"),
+            rating_mean("rating").alias("avg_rating"),
+            pl.col("reviews").max(),
         )
         .join(product_dimension(lines), on="product_id", how="left")
         .select(
@@ -89,6 +87,8 @@ def daily_product_sales(silver: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
             "quantity",
             "orders",
             "avg_price",
+            "avg_rating",
+            "reviews",
             pl.lit(as_of).alias("as_of_date"),
         )
         .sort("date", "product_id")

@@ -114,3 +114,39 @@ def revenue_gap(silver: pl.LazyFrame, gold: pl.LazyFrame) -> float:
 def negative_totals(gold: pl.LazyFrame, columns: tuple[str, ...]) -> pl.DataFrame:
     """Rows of a gold table where any of `columns` is negative."""
     return gold.filter(pl.any_horizontal(pl.col(columns) < 0)).collect()
+
+
+def invalid_forecasts(
+    forecast: pl.DataFrame, product_metrics: pl.DataFrame, active_within_days: int
+) -> pl.DataFrame:
+    """Active products (a sale within `active_within_days` of the as-of date) without exactly one
+    forecast, and forecasts that are not finite, negative, or outside their interval."""
+    active = product_metrics.filter(
+        pl.col("last_sale_date") > pl.col("as_of_date") - pl.duration(days=active_within_days + 1)
+    ).select("product_id")
+    counts = forecast.group_by("product_id").len()
+    missing = active.join(counts, on="product_id", how="left").filter(
+        pl.col("len").is_null() | (pl.col("len") > 1)
+    )
+    predicted = pl.col("predicted_revenue")
+    bad_value = ~predicted.is_finite() | (predicted < 0) | predicted.is_null()
+    outside = (pl.col("predicted_lower") > predicted) | (pl.col("predicted_upper") < predicted)
+    invalid = forecast.filter(bad_value | outside).select(
+        "product_id",
+        pl.when(bad_value)
+        .then(pl.lit("not_a_valid_amount"))
+        .otherwise(pl.lit("outside_its_interval"))
+        .alias("problem"),
+    )
+    return pl.concat(
+        [
+            missing.select(
+                "product_id",
+                pl.when(pl.col("len").is_null())
+                .then(pl.lit("no_forecast"))
+                .otherwise(pl.lit("several_forecasts"))
+                .alias("problem"),
+            ),
+            invalid,
+        ]
+    )
