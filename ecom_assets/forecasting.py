@@ -21,6 +21,7 @@ from sklearn.linear_model import LinearRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
+from ecom_assets.transforms.decisions import NEW_PRODUCT_METHOD
 from ecom_assets.transforms.features import (
     BASELINE_COLUMNS,
     CATEGORICAL_FEATURES,
@@ -291,9 +292,6 @@ def feature_importance(
     return pl.DataFrame({"feature": MODEL_INPUTS, "importance": result.importances_mean}).sort(
         "importance", descending=True
     )
-
-
-NEW_PRODUCT_METHOD = "new_product_run_rate"
 
 
 def forecast_table(

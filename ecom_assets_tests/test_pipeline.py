@@ -171,3 +171,48 @@ def test_a_run_killed_before_commit_leaves_tables_readable(two_runs, landing_zon
     assert _sorted(_table(lake, "silver", "orders").drop("_ingested_at")).equals(committed)
     assert _run(lake, landing_zone).success
     assert _sorted(_table(lake, "silver", "orders").drop("_ingested_at")).equals(committed)
+
+
+def test_a_broken_model_fails_its_gate_check_and_never_reaches_the_decision_table(
+    monkeypatch: pytest.MonkeyPatch, landing_zone: Path, tmp_path: Path
+) -> None:
+    from sklearn.dummy import DummyRegressor
+
+    from ecom_assets import forecasting, tracking
+
+    monkeypatch.setattr(
+        forecasting,
+        "gradient_boosting",
+        lambda settings: DummyRegressor(strategy="constant", constant=1e6),
+    )
+    monkeypatch.setattr(tracking, "beats", lambda candidate, reference_wape: True)
+    result = _run(tmp_path / "lake", landing_zone)
+    checks = _check_results(result)
+    assert checks[("ml/revenue_model", "served_forecast_beats_best_baseline")] is False
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert "ml/revenue_model" in materialized
+    assert "ml/revenue_forecast" not in materialized
+    assert "business/product_decisions" not in materialized
+
+
+def test_decisions_cover_every_active_product_with_the_contract_columns(two_runs) -> None:
+    from ecom_assets.transforms.decisions import ACTIONS, DECISION_COLUMNS
+
+    lake = two_runs[0]
+    decisions = _table(lake, "business", "product_decisions")
+    products = _table(lake, "gold", "product_metrics")
+    as_of = products["as_of_date"].max()
+    active = products.filter(pl.col("last_sale_date") > as_of - pl.duration(days=91))
+    assert decisions.columns == DECISION_COLUMNS
+    assert sorted(decisions["product_id"]) == sorted(active["product_id"])
+    assert set(decisions["recommended_action"]) <= set(ACTIONS)
+    assert decisions["performance_bucket"].is_in(["High", "Medium", "Low"]).all()
+    assert (decisions["predicted_lower"] <= decisions["predicted_revenue"]).all()
+    assert (decisions["predicted_revenue"] <= decisions["predicted_upper"]).all()
+    assert decisions["as_of_date"].unique().to_list() == [as_of]
+    model_card = _table(lake, "ml", "revenue_model")
+    served = model_card.filter(pl.col("served")).row(0, named=True)
+    assert set(decisions["model_version"]) <= {
+        served["served_description"],
+        "new_product_run_rate (new product)",
+    }
