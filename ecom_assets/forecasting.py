@@ -32,6 +32,7 @@ from ecom_assets.transforms.features import (
 BUCKET_QUANTILES = (0.4, 0.8)
 INTERVAL_QUANTILES = (0.1, 0.9)
 MAX_BIAS_PCT = 10.0
+SCORE_NAMES = ("rmse", "mae", "wape", "bias_pct", "rank_corr", "bucket_agreement")
 
 
 @dataclass(frozen=True)

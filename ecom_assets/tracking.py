@@ -9,6 +9,7 @@ current backtest (it is re-scored on the same test rows); otherwise the best bas
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import mlflow
@@ -17,7 +18,7 @@ from matplotlib.figure import Figure
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
-from ecom_assets.forecasting import Backtest, beats, score, to_model_input
+from ecom_assets.forecasting import SCORE_NAMES, Backtest, beats, score, to_model_input
 
 MODEL_NAME = "ecom_revenue_forecast"
 EXPERIMENT_NAME = "ecom-revenue-forecast"
@@ -168,21 +169,30 @@ def _champion_or_baseline(
     best_baseline: dict[str, Any],
     offsets: dict[str, tuple[float, float]],
 ) -> Served:
-    """The current champion if it beats the best baseline on this backtest, else that baseline."""
+    """The current champion if it beats the best baseline on this backtest, else that baseline.
+
+    A champion trained only on data before the first test cutoff is re-scored on the test rows;
+    one that has seen their targets (same or overlapping data) keeps the scores of its own
+    backtest, so that no leaked score decides what serves.
+    """
     if champion is not None:
-        model = load_model(str(champion.version))
-        predictions = backtest.predictions.with_columns(
-            pl.Series("champion", model.predict(to_model_input(test_rows))).clip(0)
-        )
-        current = score(predictions, "champion")
+        run = tracking.get_run(champion.run_id)
+        trained_until = date.fromisoformat(run.data.params["as_of_date"])
+        if trained_until < min(backtest.test_cutoffs):
+            model = load_model(str(champion.version))
+            predictions = backtest.predictions.with_columns(
+                pl.Series("champion", model.predict(to_model_input(test_rows))).clip(0)
+            )
+            current = score(predictions, "champion")
+        else:
+            current = {name: run.data.metrics[f"model_{name}"] for name in SCORE_NAMES}
         if beats(current, best_baseline["wape"]):
-            metrics = tracking.get_run(champion.run_id).data.metrics
             return Served(
                 candidate="champion",
                 method="model",
                 model_version=str(champion.version),
-                interval_low=metrics["interval_low"],
-                interval_high=metrics["interval_high"],
+                interval_low=run.data.metrics["interval_low"],
+                interval_high=run.data.metrics["interval_high"],
                 description=f"{MODEL_NAME} v{champion.version}",
                 scores=current,
             )

@@ -60,7 +60,10 @@ def test_only_a_model_better_than_baselines_and_champion_is_promoted(tmp_path: P
 
     worse_than_champion = _log(tmp_path, trained, model_wape=0.15)
     assert (worse_than_champion.version, worse_than_champion.promoted) == ("2", False)
-    assert worse_than_champion.served.model_version in ("1", None)
+    served = worse_than_champion.served
+    assert (served.candidate, served.model_version) == ("champion", "1")
+    assert served.scores is not None
+    assert served.scores["wape"] == pytest.approx(0.10), "a champion that saw the test targets"
 
     too_biased = _log(tmp_path, trained, model_wape=0.05, bias=-25.0)
     assert too_biased.promoted is False
