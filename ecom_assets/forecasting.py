@@ -288,7 +288,7 @@ def feature_importance(
     from sklearn.inspection import permutation_importance
 
     result = permutation_importance(
-        model, to_model_input(test), actual, n_repeats=3, random_state=seed, scoring="r2"
+        model, to_model_input(test), actual, n_repeats=2, random_state=seed, scoring="r2"
     )
     return pl.DataFrame({"feature": MODEL_INPUTS, "importance": result.importances_mean}).sort(
         "importance", descending=True

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from importlib import metadata
 from typing import Any
 
 import mlflow
@@ -145,6 +146,7 @@ def log_training(
             registered_model_name=MODEL_NAME,
             serialization_format="skops",
             skops_trusted_types=SKOPS_TRUSTED_TYPES,
+            pip_requirements=_requirements(),
         )
     version = str(logged.registered_model_version)
     promoted = beats(candidate, best_baseline["wape"]) and (
@@ -205,6 +207,17 @@ def _champion_or_baseline(
         interval_high=offsets[name][1],
         description=f"baseline:{name} (no model beats it on the backtest)",
     )
+
+
+def _requirements() -> list[str]:
+    """The model's pip requirements, pinned to what trained it (inferring them takes seconds).
+
+    The model class lives in this project, so loading it also needs `ecom_assets` importable.
+    """
+    return [
+        f"{name}=={metadata.version(name)}"
+        for name in ("scikit-learn", "numpy", "pandas", "polars")
+    ]
 
 
 def load_model(version: str) -> Any:
