@@ -29,26 +29,6 @@ ACTIONS = (
     "review product",
 )
 BUCKETS = ("High", "Medium", "Low")
-DECISION_COLUMNS = [
-    "product_id",
-    "product_name",
-    "category",
-    "total_revenue",
-    "total_orders",
-    "total_quantity",
-    "avg_rating",
-    "revenue_last_period",
-    "predicted_revenue",
-    "predicted_lower",
-    "predicted_upper",
-    "predicted_change_pct",
-    "performance_bucket",
-    "recommended_action",
-    "action_reason",
-    "model_version",
-    "as_of_date",
-    "horizon_days",
-]
 DECISION_SCHEMA: dict[str, pl.DataType] = {
     "product_id": pl.String(),
     "product_name": pl.String(),
@@ -69,6 +49,7 @@ DECISION_SCHEMA: dict[str, pl.DataType] = {
     "as_of_date": pl.Date(),
     "horizon_days": pl.Int64(),
 }
+DECISION_COLUMNS = list(DECISION_SCHEMA)
 FORECAST_COLUMNS = (
     "product_id",
     "product_name",
