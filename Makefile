@@ -11,7 +11,10 @@ export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
 MLFLOW_PORT ?= 5000
 
-.PHONY: install data run test lint typecheck fmt ui mlflow clean
+BENCH_ROWS := $(if $(filter command line environment,$(origin ROWS)),$(ROWS),200000,1000000)
+REPEATS ?= 3
+
+.PHONY: install data run test lint typecheck fmt ui mlflow bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,6 +59,11 @@ mlflow: install
 	mkdir -p data/mlflow
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/data/mlflow/mlflow.db \
 		--default-artifact-root $(CURDIR)/data/mlflow/artifacts -h 127.0.0.1 -p $(MLFLOW_PORT)
+
+## bench: the whole graph through Dagster per size (ROWS=200000,1000000 by default), medians of
+## REPEATS runs, written to bench/results.md and bench/scaling.png
+bench: install
+	$(BIN)/python bench/run.py --rows $(BENCH_ROWS) --repeats $(REPEATS)
 
 clean:
 	rm -rf data/lake data/mlflow $(filter-out %/dagster.yaml,$(wildcard data/dagster_home/*))
