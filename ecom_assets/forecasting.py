@@ -143,7 +143,8 @@ def linear_regression() -> Pipeline:
 
 def to_model_input(frame: pl.DataFrame) -> Any:
     """The feature columns as the pandas frame scikit-learn and MLflow signatures expect."""
-    return frame.select(MODEL_INPUTS).to_pandas()
+    numbers = [c for c in MODEL_INPUTS if c not in CATEGORICAL_FEATURES]
+    return frame.select(MODEL_INPUTS).with_columns(pl.col(numbers).cast(pl.Float64)).to_pandas()
 
 
 def split_by_time(
