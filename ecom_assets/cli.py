@@ -1,4 +1,5 @@
-"""The `ecom` command line: `ecom generate` writes a synthetic order export."""
+"""The `ecom` command line: `ecom generate` writes a synthetic order export; `ecom ask` answers a
+plain-English question over the decision tables, with the SQL it ran."""
 
 import argparse
 import sys
@@ -50,12 +51,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="do nothing when the landing folder already holds an export",
     )
     generate.set_defaults(handler=_generate)
+    commands.add_parser(
+        "ask",
+        help='answer a question over the decision tables: ecom ask "top 5 products" [--json]',
+        add_help=False,
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `ecom` console script."""
-    args = build_parser().parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["ask"]:
+        from ecom_assets.ask import main as ask_main
+
+        return ask_main(arguments[1:])
+    args = build_parser().parse_args(arguments)
     try:
         return int(args.handler(args))
     except ValueError as error:

@@ -5,6 +5,7 @@ import dagster as dg
 from ecom_assets.assets.bronze import bronze_orders
 from ecom_assets.assets.business import (
     actions_in_vocabulary,
+    ask_benchmark_answered_correctly,
     one_decision_per_forecast_product,
     product_decisions,
 )
@@ -55,6 +56,7 @@ CHECKS = [
     forecasts_valid_for_every_active_product,
     one_decision_per_forecast_product,
     actions_in_vocabulary,
+    ask_benchmark_answered_correctly,
 ]
 
 

@@ -77,7 +77,7 @@ def test_every_table_is_written_and_every_check_passes_but_the_bad_file(two_runs
     checks = _check_results(second)
     failed = [key for key, passed in checks.items() if not passed]
     assert failed == [("bronze/orders", "no_unreadable_files")]
-    assert len(checks) == 16
+    assert len(checks) == 17
 
 
 def test_rerun_gives_the_same_silver_and_gold(two_runs) -> None:

@@ -77,3 +77,45 @@ def actions_in_vocabulary(product_decisions: pl.DataFrame) -> dg.AssetCheckResul
         | (pl.col("action_reason").str.len_chars() == 0)
     ).select("product_id", "recommended_action", "action_reason")
     return result_from_offenders(offenders, "decisions outside the action vocabulary")
+
+
+@dg.asset_check(
+    asset=PRODUCT_DECISIONS,
+    additional_ins={
+        "product_metrics": dg.AssetIn(key=PRODUCT_METRICS),
+        "category_metrics": dg.AssetIn(key=dg.AssetKey(["gold", "category_metrics"])),
+        "monthly_sales": dg.AssetIn(key=dg.AssetKey(["gold", "monthly_sales"])),
+    },
+)
+def ask_benchmark_answered_correctly(
+    product_decisions: pl.DataFrame,
+    product_metrics: pl.DataFrame,
+    category_metrics: pl.DataFrame,
+    monthly_sales: pl.DataFrame,
+) -> dg.AssetCheckResult:
+    """The assistant answers every benchmark question correctly on the freshly built tables."""
+    from ecom_assets.ask import Asker
+    from ecom_assets.ask.benchmark import run_benchmark
+
+    asker = Asker(
+        frames={
+            "product_decisions": product_decisions,
+            "product_metrics": product_metrics,
+            "category_metrics": category_metrics,
+            "monthly_sales": monthly_sales,
+        }
+    )
+    result = run_benchmark(asker)
+    failures = pl.DataFrame(
+        [{"id": f.id, "question": f.question, "reason": f.reason} for f in result.failures],
+        schema={"id": pl.String, "question": pl.String, "reason": pl.String},
+    )
+    return result_from_offenders(
+        failures,
+        "benchmark questions answered wrongly",
+        metadata={
+            "questions": result.total,
+            "correct": result.correct,
+            "accuracy": round(result.accuracy, 4),
+        },
+    )

@@ -84,7 +84,8 @@ def feature_grid(daily: pl.LazyFrame, last_day: date, horizon_days: int) -> pl.L
     by_product = "product_id"
 
     def rolling(column: str, days: int) -> pl.Expr:
-        return pl.col(column).rolling_sum(days, min_samples=1).over(by_product)
+        total = pl.col(column).rolling_sum(days, min_samples=1).over(by_product)
+        return total.round(2) if column == "revenue" else total
 
     sold = pl.col("quantity") > 0
     first_sale = pl.when(sold).then(pl.col("date")).min().over(by_product)
