@@ -14,7 +14,9 @@ MLFLOW_PORT ?= 5000
 BENCH_ROWS := $(if $(filter command line environment,$(origin ROWS)),$(ROWS),200000,1000000)
 REPEATS ?= 3
 
-.PHONY: install data run test lint typecheck fmt ui mlflow bench clean
+DASHBOARD_PORT ?=
+
+.PHONY: install data run test lint typecheck fmt ui mlflow dashboard bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,6 +61,11 @@ mlflow: install
 	mkdir -p data/mlflow
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/data/mlflow/mlflow.db \
 		--default-artifact-root $(CURDIR)/data/mlflow/artifacts -h 127.0.0.1 -p $(MLFLOW_PORT)
+
+## dashboard: the browser dashboard on the lake's latest tables (prints its URL;
+## DASHBOARD_PORT= to pick the port)
+dashboard: install
+	$(BIN)/ecom dashboard $(if $(DASHBOARD_PORT),--port $(DASHBOARD_PORT))
 
 ## bench: the whole graph through Dagster per size (ROWS=200000,1000000 by default), medians of
 ## REPEATS runs, written to bench/results.md and bench/scaling.png

@@ -1,5 +1,6 @@
 """The `ecom` command line: `ecom generate` writes a synthetic order export; `ecom ask` answers a
-plain-English question over the decision tables, with the SQL it ran."""
+plain-English question over the decision tables, with the SQL it ran; `ecom dashboard` serves
+the browser dashboard."""
 
 import argparse
 import sys
@@ -31,6 +32,12 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dashboard(args: argparse.Namespace) -> int:
+    from ecom_assets.dashboard import launch
+
+    return launch(args.port, args.host)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `ecom` and its subcommands."""
     from ecom_assets.generate import DEFAULT_ROWS, DEFAULT_SEED
@@ -51,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="do nothing when the landing folder already holds an export",
     )
     generate.set_defaults(handler=_generate)
+    dashboard = commands.add_parser(
+        "dashboard", help="serve the browser dashboard on 127.0.0.1 and print its URL"
+    )
+    dashboard.add_argument("--port", type=int, help="port (default 8501, or a free one if taken)")
+    dashboard.add_argument("--host", default="127.0.0.1", help="address to bind")
+    dashboard.set_defaults(handler=_dashboard)
     commands.add_parser(
         "ask",
         help='answer a question over the decision tables: ecom ask "top 5 products" [--json]',
