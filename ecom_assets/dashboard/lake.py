@@ -16,30 +16,12 @@ import streamlit as st
 
 from ecom_assets import settings, tables
 from ecom_assets.dashboard import data
+from ecom_assets.transforms.decisions import DECISION_COLUMNS
 
 BUILD_COMMAND = "make run"
 REJECTED_SAMPLES_PER_REASON = 20
 REQUIRED_COLUMNS = {
-    "product_decisions": (
-        "product_id",
-        "product_name",
-        "category",
-        "total_revenue",
-        "total_orders",
-        "total_quantity",
-        "avg_rating",
-        "revenue_last_period",
-        "predicted_revenue",
-        "predicted_lower",
-        "predicted_upper",
-        "predicted_change_pct",
-        "performance_bucket",
-        "recommended_action",
-        "action_reason",
-        "model_version",
-        "as_of_date",
-        "horizon_days",
-    ),
+    "product_decisions": tuple(DECISION_COLUMNS),
     "product_metrics": ("product_id", "total_revenue"),
     "category_metrics": ("category", "products", "total_revenue", "revenue_share_pct"),
     "monthly_sales": ("month", "product_id", "revenue", "quantity", "orders"),
