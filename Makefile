@@ -25,9 +25,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-$(DAGSTER_HOME)/dagster.yaml:
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
-	cp data/dagster_home/dagster.yaml $@
+	cp dagster.yaml $@
 
 ## data: write the default generated export into data/raw when it holds no export yet
 data: install
@@ -73,4 +73,4 @@ bench: install
 	$(BIN)/python bench/run.py --rows $(BENCH_ROWS) --repeats $(REPEATS)
 
 clean:
-	rm -rf data/lake data/mlflow $(filter-out %/dagster.yaml,$(wildcard data/dagster_home/*))
+	rm -rf data/lake data/mlflow data/dagster_home

@@ -89,7 +89,7 @@ def measure(rows: int, raw: Path) -> Measurement:
         work = Path(scratch)
         home = work / "dagster_home"
         home.mkdir()
-        shutil.copy(REPO / "data" / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+        shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
         env = {
             **os.environ,
             "ECOM_RAW_DIR": str(raw),

@@ -98,7 +98,7 @@ def test_the_sensor_runs_the_pipeline_for_new_and_changed_files_only(tmp_path: P
 
 
 def test_the_instance_queues_runs_one_at_a_time(tmp_path: Path) -> None:
-    settings = Path(__file__).resolve().parents[1] / "data" / "dagster_home" / "dagster.yaml"
+    settings = Path(__file__).resolve().parents[1] / "dagster.yaml"
     (tmp_path / "dagster.yaml").write_text(settings.read_text())
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"

@@ -28,7 +28,7 @@ def project_env(tmp_path: Path) -> dict[str, str]:
     generate_orders(raw / "orders.csv", rows=3000, seed=5)
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(REPO / "data" / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
     return {
         **os.environ,
         "ECOM_RAW_DIR": str(raw),
