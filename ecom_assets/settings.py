@@ -39,11 +39,6 @@ def user_layouts_dir() -> Path:
     return _path_from_env(LAYOUTS_DIR_ENV, "data/layouts")
 
 
-def table_path(layer: str, name: str) -> str:
-    """Location of one Delta table, e.g. `table_path("silver", "orders")`."""
-    return f"{lake_root()}/{layer}/{name}"
-
-
 def mlflow_tracking_uri() -> str:
     """MLflow tracking store: `MLFLOW_TRACKING_URI`, default SQLite `data/mlflow/mlflow.db`."""
     value = os.environ.get(MLFLOW_TRACKING_URI_ENV)

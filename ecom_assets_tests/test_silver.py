@@ -5,7 +5,7 @@ import json
 import polars as pl
 import pytest
 
-from ecom_assets.transforms.silver import annotate_orders, split_orders
+from ecom_assets.transforms.silver import REJECTION_REASONS, annotate_orders, split_orders
 from ecom_assets_tests.conftest import original_csv
 
 GOOD = "ORD-1,2024-01-05,C1,Aurora Lamp,Home & Kitchen,10.00,2,20.00,4.5,10,PayPal,Paris"
@@ -72,6 +72,7 @@ def test_each_defect_is_rejected_with_its_reason_field_and_original_value(
     assert rejected.select("reason", "field", "value", "_source_row").rows() == [
         (reason, field, value, 2)
     ]
+    assert reason in REJECTION_REASONS
     raw = json.loads(rejected["raw_values"].item())
     assert ",".join(raw.values()) == line
 

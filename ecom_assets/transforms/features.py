@@ -33,7 +33,6 @@ NUMERIC_FEATURES = [
 ]
 CATEGORICAL_FEATURES = ["category"]
 FEATURES = NUMERIC_FEATURES + CATEGORICAL_FEATURES
-KEY_COLUMNS = ["product_id", "cutoff_date"]
 BASELINE_COLUMNS = [
     "baseline_naive",
     "baseline_seasonal_naive",
