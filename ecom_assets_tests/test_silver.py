@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from ecom_assets.transforms.silver import REJECTION_REASONS, annotate_orders, split_orders
-from ecom_assets_tests.conftest import original_csv
+from ecom_assets_tests.conftest import ORIGINAL_HEADER, original_csv
 
 GOOD = "ORD-1,2024-01-05,C1,Aurora Lamp,Home & Kitchen,10.00,2,20.00,4.5,10,PayPal,Paris"
 
@@ -17,26 +17,7 @@ def _clean(bronze: pl.DataFrame, layouts) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 def _variant(**changes: str) -> str:
-    fields = dict(
-        zip(
-            [
-                "OrderID",
-                "OrderDate",
-                "CustomerID",
-                "Product",
-                "Category",
-                "Price",
-                "Quantity",
-                "TotalAmount",
-                "Rating",
-                "Reviews",
-                "PaymentMethod",
-                "City",
-            ],
-            GOOD.split(","),
-            strict=True,
-        )
-    )
+    fields = dict(zip(ORIGINAL_HEADER.split(","), GOOD.split(","), strict=True))
     fields.update(changes)
     return ",".join(fields.values())
 

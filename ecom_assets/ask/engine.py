@@ -158,11 +158,9 @@ class Asker:
             return self._not_understood(question, ParseResult(None, problems=(str(error),)))
         except UnsafeQueryError as error:
             return self._refused(question, str(error))
-        try:
-            frame = self.context.execute(sql, eager=True)
-        except Exception as error:
-            problem = f"the query failed: {str(error).splitlines()[0]}"
-            return self._not_understood(question, ParseResult(None, problems=(problem,)))
+        frame = self._execute(question, sql)
+        if isinstance(frame, Answer):
+            return frame
         self.previous = checked
         sentence = summarize(checked, self.model, frame)
         if notes:
@@ -177,16 +175,22 @@ class Asker:
             source=source,
         )
 
+    def _execute(self, question: str, sql: str) -> pl.DataFrame | Answer:
+        """The rows of a validated query, or a not-understood answer saying why it failed."""
+        try:
+            return self.context.execute(sql, eager=True)
+        except Exception as error:
+            problem = f"the query failed: {str(error).splitlines()[0]}"
+            return self._not_understood(question, ParseResult(None, problems=(problem,)))
+
     def _run_sql(self, question: str, text: str) -> Answer:
         try:
             sql = validate_sql(text, self.columns, self.model.max_rows)
         except UnsafeQueryError as error:
             return self._refused(question, str(error))
-        try:
-            frame = self.context.execute(sql, eager=True)
-        except Exception as error:
-            problem = f"the query failed: {str(error).splitlines()[0]}"
-            return self._not_understood(question, ParseResult(None, problems=(problem,)))
+        frame = self._execute(question, sql)
+        if isinstance(frame, Answer):
+            return frame
         noun = "row" if frame.height == 1 else "rows"
         return Answer(
             question=question,

@@ -1,12 +1,13 @@
 """Bronze layer: every exported row as text, with where it came from."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 
 import dagster as dg
 import polars as pl
 
 from ecom_assets.assets.checks import result_from_offenders
+from ecom_assets.layouts import Layout
 from ecom_assets.resources import LandingZone
 from ecom_assets.transforms.bronze import (
     ExportFileError,
@@ -18,9 +19,8 @@ from ecom_assets.transforms.bronze import (
 BRONZE_ORDERS = dg.AssetKey(["bronze", "orders"])
 
 
-def _required_columns_missing(frame: pl.DataFrame, landing_zone: LandingZone) -> pl.DataFrame:
+def _required_columns_missing(frame: pl.DataFrame, layouts: Mapping[str, Layout]) -> pl.DataFrame:
     """(layout, column) pairs where rows of a layout lack one of its required columns."""
-    layouts = landing_zone.layouts()
     missing = []
     for name, rows in frame.partition_by("_layout", as_dict=True).items():
         layout = layouts[str(name[0])]
@@ -71,5 +71,5 @@ def bronze_orders(
     )
     unreadable = pl.DataFrame(errors, schema={"file": pl.String, "problem": pl.String})
     yield result_from_offenders(unreadable, "unreadable export files", "no_unreadable_files")
-    missing = _required_columns_missing(bronze, landing_zone)
+    missing = _required_columns_missing(bronze, layouts)
     yield result_from_offenders(missing, "missing required columns", "required_columns_present")

@@ -18,7 +18,7 @@ def result_from_offenders(
     metadata = {"offending_rows": offenders.height, **(metadata or {})}
     if offenders.height:
         sample = offenders.head(SAMPLE_ROWS).with_columns(pl.all().cast(pl.String))
-        metadata["sample"] = dg.MetadataValue.md(_markdown_table(sample))
+        metadata["sample"] = dg.MetadataValue.md(markdown_table(sample))
     description = f"{offenders.height} {what}" if offenders.height else f"no {what}"
     return dg.AssetCheckResult(
         check_name=check_name,
@@ -28,7 +28,8 @@ def result_from_offenders(
     )
 
 
-def _markdown_table(frame: pl.DataFrame) -> str:
+def markdown_table(frame: pl.DataFrame) -> str:
+    """A frame as a markdown table, for asset metadata."""
     header = "| " + " | ".join(frame.columns) + " |"
     rule = "|" + "---|" * len(frame.columns)
     rows = [

@@ -5,7 +5,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from ecom_assets.assets.checks import result_from_offenders
+from ecom_assets.assets.checks import markdown_table, result_from_offenders
 from ecom_assets.assets.gold import DAILY_PRODUCT_SALES, PRODUCT_METRICS
 from ecom_assets.resources import ForecastSettings, MlflowTracking
 from ecom_assets.transforms import features
@@ -105,14 +105,14 @@ def revenue_model(
 
 
 def _scores_markdown(scores: pl.DataFrame) -> str:
-    lines = ["| candidate | RMSE | MAE | WAPE | bias % | rank corr | bucket agreement |"]
-    lines.append("|---|---:|---:|---:|---:|---:|---:|")
-    for row in scores.iter_rows(named=True):
-        lines.append(
-            f"| {row['candidate']} | {row['rmse']:.1f} | {row['mae']:.1f} | {row['wape']:.3f} | "
-            f"{row['bias_pct']:+.1f} | {row['rank_corr']:.3f} | {row['bucket_agreement']:.3f} |"
-        )
-    return "\n".join(lines)
+    rounded = scores.select(
+        "candidate",
+        pl.col("rmse", "mae").round(1),
+        pl.col("wape").round(3),
+        pl.col("bias_pct").round(1),
+        pl.col("rank_corr", "bucket_agreement").round(3),
+    )
+    return markdown_table(rounded)
 
 
 @dg.asset_check(asset=REVENUE_MODEL, blocking=True)

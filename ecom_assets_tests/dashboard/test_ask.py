@@ -3,30 +3,17 @@ the real engine and with a stand-in engine for the cases the real one is not ask
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import polars as pl
 import pytest
 
+from ecom_assets.ask import Answer
 from ecom_assets.dashboard import asking
 from ecom_assets_tests.dashboard.conftest import OpenPage, chart_data, frame, read, texts
 
 CANNED_SQL = "SELECT category, SUM(predicted_revenue) AS predicted FROM product_decisions"
-
-
-@dataclass(frozen=True)
-class CannedAnswer:
-    question: str
-    interpretation: str
-    sql: str | None
-    columns: list[str]
-    rows: list[list[Any]]
-    answer: str
-    source: str
-    understood: bool = True
-    suggestions: list[str] = field(default_factory=list)
 
 
 class StandInAsker:
@@ -38,12 +25,12 @@ class StandInAsker:
     def __init__(self, lake_root: str) -> None:
         self.lake_root = lake_root
 
-    def ask(self, question: str) -> CannedAnswer:
+    def ask(self, question: str) -> Answer:
         StandInAsker.asked.append(question)
         if "explode" in question:
             raise RuntimeError("the engine broke")
         if "gibberish" in question:
-            return CannedAnswer(
+            return Answer(
                 question,
                 "not understood",
                 None,
@@ -54,7 +41,7 @@ class StandInAsker:
                 understood=False,
                 suggestions=["Top 5 products by predicted revenue"],
             )
-        return CannedAnswer(
+        return Answer(
             question,
             f"interpreted: {question}",
             CANNED_SQL + " GROUP BY category ORDER BY predicted DESC",
