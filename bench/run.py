@@ -203,6 +203,7 @@ def main() -> int:
             )
             results[rows].append(measurement)
     out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     (out / "results.md").write_text(report(results, args.repeats))
     plot(results, out / "scaling.png")
     print(f"wrote {out / 'results.md'} and {out / 'scaling.png'}")

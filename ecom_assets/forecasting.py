@@ -71,13 +71,28 @@ RELATIVE_FEATURES = [
 MODEL_INPUTS = [*FEATURES, "baseline_naive", "baseline_ma90"]
 
 
+def _bin_edges(column: np.ndarray, bins: int = 255) -> np.ndarray:
+    """Edges splitting a column's non-missing values into `bins` equally populated bins."""
+    present = column[~np.isnan(column)]
+    if present.size == 0:
+        return np.array([])
+    return np.unique(np.quantile(present, np.linspace(0, 1, bins + 1)[1:-1]))
+
+
+def _to_bins(column: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Each value's bin number (missing values stay missing)."""
+    return np.where(np.isnan(column), np.nan, np.searchsorted(edges, column, side="left"))
+
+
 class BaselineRatioRegressor(BaseEstimator, RegressorMixin):
     """Gradient boosting that learns how next period's revenue differs from a recent level.
 
     The level is the mean of the last-period and 90-day-average baselines (plus 1, so it is never
     zero); the trees fit revenue / level with the level as sample weight under a Poisson loss,
     which is a Poisson model of revenue with the level as offset. Revenue windows enter relative
-    to the level, so the same tree serves small and large products.
+    to the level, so the same tree serves small and large products. Numbers are binned by
+    unweighted quantiles before the trees see them: scikit-learn's own binning computes weighted
+    quantiles when there are sample weights, which took 2 of the 2.6 s of each fit.
     """
 
     def __init__(self, settings: ModelSettings | None = None) -> None:
@@ -89,20 +104,28 @@ class BaselineRatioRegressor(BaseEstimator, RegressorMixin):
         ma90 = frame["baseline_ma90"].fillna(0).to_numpy(dtype=float)
         return np.asarray(0.5 * naive + 0.5 * ma90 + 1.0)
 
-    def _matrix(self, frame: Any) -> np.ndarray:
+    def _numbers(self, frame: Any) -> np.ndarray:
         level = self._level(frame)
         numbers = frame[NUMERIC_FEATURES].astype(float).copy()
         for column in RELATIVE_FEATURES:
             numbers[column] = numbers[column] / level
         numbers["level"] = level
+        return np.asarray(numbers.to_numpy())
+
+    def _matrix(self, frame: Any) -> np.ndarray:
+        numbers = self._numbers(frame)
+        binned = np.column_stack(
+            [_to_bins(numbers[:, i], edges) for i, edges in enumerate(self.bin_edges_)]
+        )
         codes = self.encoder_.transform(frame[CATEGORICAL_FEATURES]).astype(float)
-        return np.column_stack([numbers.to_numpy(), codes])
+        return np.column_stack([binned, codes])
 
     def fit(self, frame: Any, target: np.ndarray) -> BaselineRatioRegressor:
         settings = self.settings or ModelSettings()
         self.encoder_ = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1).fit(
             frame[CATEGORICAL_FEATURES]
         )
+        self.bin_edges_ = [_bin_edges(column) for column in self._numbers(frame).T]
         matrix = self._matrix(frame)
         level = self._level(frame)
         self.model_ = HistGradientBoostingRegressor(
@@ -289,7 +312,7 @@ def feature_importance(
     from sklearn.inspection import permutation_importance
 
     result = permutation_importance(
-        model, to_model_input(test), actual, n_repeats=2, random_state=seed, scoring="r2"
+        model, to_model_input(test), actual, n_repeats=1, random_state=seed, scoring="r2"
     )
     return pl.DataFrame({"feature": MODEL_INPUTS, "importance": result.importances_mean}).sort(
         "importance", descending=True
