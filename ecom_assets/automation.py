@@ -12,7 +12,18 @@ ecommerce_pipeline = dg.define_asset_job(
     "ecommerce_pipeline",
     selection=dg.AssetSelection.all(),
     executor_def=dg.in_process_executor,
-    description="Materialise the whole graph, bronze to business, with every asset check.",
+    description="Materialise the whole graph, bronze to business, with every asset check; "
+    "bronze and silver load only export files not ingested yet.",
+)
+
+_FULL_REBUILD = {"config": {"full_rebuild": True}}
+ecommerce_full_rebuild = dg.define_asset_job(
+    "ecommerce_full_rebuild",
+    selection=dg.AssetSelection.all(),
+    executor_def=dg.in_process_executor,
+    config={"ops": {"bronze__orders": _FULL_REBUILD, "silver_orders": _FULL_REBUILD}},
+    description="The whole graph with bronze and silver rebuilt from every export in the "
+    "landing zone (after changing a layout or a cleaning rule, or removing a file).",
 )
 
 ecommerce_pipeline_schedule = dg.ScheduleDefinition(
@@ -21,7 +32,7 @@ ecommerce_pipeline_schedule = dg.ScheduleDefinition(
     cron_schedule="0 6 * * *",
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Rebuild every table each day at 06:00 UTC.",
+    description="Load new exports and refresh every table each day at 06:00 UTC.",
 )
 
 

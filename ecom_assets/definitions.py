@@ -25,6 +25,7 @@ from ecom_assets.assets.silver import (
     values_in_range,
 )
 from ecom_assets.automation import (
+    ecommerce_full_rebuild,
     ecommerce_pipeline,
     ecommerce_pipeline_schedule,
     new_export_sensor,
@@ -32,6 +33,7 @@ from ecom_assets.automation import (
 from ecom_assets.resources import (
     AnalysisSettings,
     ForecastSettings,
+    Lake,
     LandingZone,
     MlflowTracking,
     lake_io_manager,
@@ -67,11 +69,12 @@ def build_defs(
     return dg.Definitions(
         assets=ASSETS,
         asset_checks=CHECKS,
-        jobs=[ecommerce_pipeline],
+        jobs=[ecommerce_pipeline, ecommerce_full_rebuild],
         schedules=[ecommerce_pipeline_schedule],
         sensors=[new_export_sensor],
         resources={
             "io_manager": lake_io_manager(lake_root),
+            "lake": Lake(root_uri=lake_root or ""),
             "landing_zone": LandingZone(raw_dir=raw_dir),
             "analysis": AnalysisSettings(),
             "forecast": ForecastSettings(),

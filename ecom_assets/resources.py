@@ -13,9 +13,24 @@ from dagster._core.storage.db_io_manager import DbTypeHandler, TableSlice
 from dagster_deltalake import DeltaLakePyArrowTypeHandler, LocalConfig
 from dagster_deltalake.io_manager import TableConnection
 from dagster_deltalake_polars import DeltaLakePolarsIOManager, DeltaLakePolarsTypeHandler
+from deltalake import DeltaTable
 
 from ecom_assets import settings
 from ecom_assets.layouts import Layout, load_layouts
+
+WRITE_MODE = "write_mode"
+MERGE_KEY = "merge_key"
+
+
+def write_metadata(mode: str, merge_key: str = "") -> dict[str, str]:
+    """Output metadata telling the lake IO manager to `append` or `merge` (on `merge_key`)
+    instead of replacing the table; without it an output overwrites its table."""
+    return {WRITE_MODE: mode, **({MERGE_KEY: merge_key} if merge_key else {})}
+
+
+def _metadata_text(context: dg.OutputContext, key: str) -> str:
+    value = context.output_metadata.get(key)
+    return str(getattr(value, "value", value) or "")
 
 
 class NativePolarsTypeHandler(DeltaLakePolarsTypeHandler):
@@ -23,8 +38,10 @@ class NativePolarsTypeHandler(DeltaLakePolarsTypeHandler):
 
     The upstream handler reads through `pl.scan_pyarrow_dataset`, single-threaded and about ten
     times slower on our tables, and after each write logs a warning because its table statistics
-    do not work with deltalake 1.x. Each write is one overwrite commit (schema included), so a
-    killed run leaves the previous version readable.
+    do not work with deltalake 1.x. Each write is one commit, so a killed run leaves the previous
+    version readable. An output overwrites its table (schema included) unless its metadata asks
+    (see `write_metadata`) to append new rows or to merge them on a key, inserting only rows whose
+    key the table does not hold yet.
     """
 
     def handle_output(
@@ -35,17 +52,42 @@ class NativePolarsTypeHandler(DeltaLakePolarsTypeHandler):
         connection: TableConnection,
     ) -> None:
         frame = obj.collect() if isinstance(obj, pl.LazyFrame) else obj
-        frame.write_delta(
-            connection.table_uri,
-            mode="overwrite",
-            storage_options=connection.storage_options or None,
-            delta_write_options={"schema_mode": "overwrite"},
-        )
+        uri, options = connection.table_uri, connection.storage_options or None
+        mode = _metadata_text(context, WRITE_MODE) or "overwrite"
+        exists = mode != "overwrite" and DeltaTable.is_deltatable(uri, storage_options=options)
+        if not exists:
+            frame.write_delta(
+                uri,
+                mode="overwrite",
+                storage_options=options,
+                delta_write_options={"schema_mode": "overwrite"},
+            )
+        elif frame.height and mode == "append":
+            frame.write_delta(
+                uri,
+                mode="append",
+                storage_options=options,
+                delta_write_options={"schema_mode": "merge"},
+            )
+        elif frame.height and mode == "merge":
+            key = _metadata_text(context, MERGE_KEY)
+            frame.write_delta(
+                uri,
+                mode="merge",
+                storage_options=options,
+                delta_merge_options={
+                    "predicate": f"source.{key} = target.{key}",
+                    "source_alias": "source",
+                    "target_alias": "target",
+                },
+            ).when_not_matched_insert_all().execute()
+        total = pl.scan_delta(uri, storage_options=options).select(pl.len()).collect().item()
         columns = [dg.TableColumn(name, str(dtype)) for name, dtype in frame.schema.items()]
         context.add_output_metadata(
             {
-                "table_uri": connection.table_uri,
-                "dagster/row_count": frame.height,
+                "table_uri": uri,
+                "rows_written": frame.height,
+                "dagster/row_count": total,
                 "dagster/column_schema": dg.TableSchema(columns=columns),
             }
         )
@@ -76,6 +118,25 @@ def lake_io_manager(root_uri: str | None = None) -> LakeIOManager:
         storage_options=LocalConfig(),
         overwrite_schema=True,
     )
+
+
+class Lake(dg.ConfigurableResource):
+    """Direct access to the lake's tables, for assets that read their own previous version.
+
+    An empty root falls back to `ECOM_LAKE_ROOT` (default `data/lake`), as the IO manager does.
+    """
+
+    root_uri: str = ""
+
+    def table_uri(self, key: dg.AssetKey) -> str:
+        return "/".join([self.root_uri or settings.lake_root(), *key.path])
+
+    def read(self, key: dg.AssetKey) -> pl.LazyFrame | None:
+        """The latest version of an asset's table, or None when it has not been written yet."""
+        uri = self.table_uri(key)
+        if not DeltaTable.is_deltatable(uri):
+            return None
+        return pl.scan_delta(uri)
 
 
 class LandingZone(dg.ConfigurableResource):

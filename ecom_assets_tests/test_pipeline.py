@@ -73,7 +73,9 @@ def test_every_table_is_written_and_every_check_passes_but_the_bad_file(two_runs
     lake, first, _, second = two_runs
     assert first.success and second.success
     for layer, name in TABLES:
-        assert DeltaTable(str(lake / layer / name)).version() == 1
+        unchanged_files_write_nothing = layer in ("bronze", "silver")
+        expected_version = 0 if unchanged_files_write_nothing else 1
+        assert DeltaTable(str(lake / layer / name)).version() == expected_version, (layer, name)
     checks = _check_results(second)
     failed = [key for key, passed in checks.items() if not passed]
     assert failed == [("bronze/orders", "no_unreadable_files")]

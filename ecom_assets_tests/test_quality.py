@@ -74,19 +74,48 @@ def test_each_impossible_value_is_named(changes: dict, problem: str) -> None:
     assert offenders.select("problem", "_source_row").rows() == [(problem, 2)]
 
 
+def _placed(rows: list[tuple[str, int, int]]) -> pl.LazyFrame:
+    """Rows known by file, row number and ingestion (a day of January 2026)."""
+    files, numbers, days = zip(*rows, strict=True) if rows else ((), (), ())
+    return pl.DataFrame(
+        {
+            "_source_file": list(files),
+            "_source_row": list(numbers),
+            "_ingested_at": [datetime(2026, 1, day, tzinfo=UTC) for day in days],
+        },
+        schema={
+            "_source_file": pl.String,
+            "_source_row": pl.Int64,
+            "_ingested_at": pl.Datetime("us", "UTC"),
+        },
+    ).lazy()
+
+
 def test_reconciliation_finds_lost_doubled_and_invented_rows() -> None:
     key = ["_source_file", "_source_row"]
-    bronze = pl.DataFrame({"_source_file": ["f.csv"] * 4, "_source_row": [1, 2, 3, 4]}).lazy()
-    silver = pl.DataFrame({"_source_file": ["f.csv"] * 2, "_source_row": [1, 2]}).lazy()
-    rejected = pl.DataFrame({"_source_file": ["f.csv"] * 3, "_source_row": [2, 3, 9]}).lazy()
+    bronze = _placed([("f.csv", row, 1) for row in (1, 2, 3, 4)])
+    silver = _placed([("f.csv", 1, 1), ("f.csv", 2, 1)])
+    rejected = _placed([("f.csv", 2, 1), ("f.csv", 3, 1), ("f.csv", 9, 1)])
     offenders = quality.unreconciled_rows(bronze, silver, rejected)
     assert offenders.select("problem", *key).rows() == [
         ("placed_more_than_once", "f.csv", 2),
         ("lost", "f.csv", 4),
         ("not_in_bronze", "f.csv", 9),
     ]
-    good_rejected = pl.DataFrame({"_source_file": ["f.csv"] * 2, "_source_row": [3, 4]}).lazy()
+    good_rejected = _placed([("f.csv", 3, 1), ("f.csv", 4, 1)])
     assert quality.unreconciled_rows(bronze, silver, good_rejected).height == 0
+
+
+def test_reconciliation_tells_ingestions_of_the_same_file_name_apart() -> None:
+    bronze = _placed([("f.csv", 1, 1), ("f.csv", 1, 2)])
+    once_each = quality.unreconciled_rows(
+        bronze, _placed([("f.csv", 1, 1)]), _placed([("f.csv", 1, 2)])
+    )
+    assert once_each.height == 0
+    second_lost = quality.unreconciled_rows(bronze, _placed([("f.csv", 1, 1)]), _placed([]))
+    assert second_lost.select("problem", "_ingested_at").rows() == [
+        ("lost", datetime(2026, 1, 2, tzinfo=UTC))
+    ]
 
 
 def test_revenue_gap_compares_up_to_the_as_of_date() -> None:

@@ -5,13 +5,16 @@ from datetime import UTC, datetime
 
 import dagster as dg
 import polars as pl
+from pydantic import Field
 
 from ecom_assets.assets.checks import result_from_offenders
 from ecom_assets.layouts import Layout
-from ecom_assets.resources import LandingZone
+from ecom_assets.resources import Lake, LandingZone, write_metadata
 from ecom_assets.transforms.bronze import (
+    SOURCE_HASH,
     ExportFileError,
     combine_exports,
+    content_hash,
     export_files,
     read_export,
 )
@@ -33,6 +36,23 @@ def _required_columns_missing(frame: pl.DataFrame, layouts: Mapping[str, Layout]
     )
 
 
+class LoadConfig(dg.Config):
+    """How bronze and silver load: only what is new (default), or everything again."""
+
+    full_rebuild: bool = Field(
+        default=False,
+        description="Re-read every export in the landing zone and rebuild bronze and silver "
+        "from scratch instead of adding only files not ingested yet.",
+    )
+
+
+def _ingested_hashes(lake: Lake) -> set[str]:
+    existing = lake.read(BRONZE_ORDERS)
+    if existing is None or SOURCE_HASH not in existing.collect_schema().names():
+        return set()
+    return set(existing.select(pl.col(SOURCE_HASH).unique()).collect().to_series().to_list())
+
+
 @dg.asset(
     key=BRONZE_ORDERS,
     group_name="bronze",
@@ -42,26 +62,38 @@ def _required_columns_missing(frame: pl.DataFrame, layouts: Mapping[str, Layout]
     ],
 )
 def bronze_orders(
-    context: dg.AssetExecutionContext, landing_zone: LandingZone
+    context: dg.AssetExecutionContext, config: LoadConfig, landing_zone: LandingZone, lake: Lake
 ) -> Iterator[dg.Output[pl.DataFrame] | dg.AssetCheckResult]:
     """Every row of every export in the landing zone, as text, with source file, row and layout."""
     raw_dir = landing_zone.path()
     layouts = landing_zone.layouts()
     ingested_at = datetime.now(UTC)
-    frames, errors = [], []
+    seen = set() if config.full_rebuild else _ingested_hashes(lake)
+    frames, errors, skipped = [], [], []
     for path in export_files(raw_dir):
         name = path.relative_to(raw_dir).as_posix()
+        digest = content_hash(path)
+        if digest in seen:
+            skipped.append(name)
+            continue
         try:
-            frames.append(read_export(path, name, layouts, ingested_at))
+            frame = read_export(path, name, layouts, ingested_at)
         except ExportFileError as error:
             context.log.error(f"Skipped unreadable export {error}")
             errors.append({"file": error.file, "problem": error.problem})
+            continue
+        frames.append(frame.with_columns(pl.lit(digest).alias(SOURCE_HASH)))
+        seen.add(digest)
+    if skipped:
+        context.log.info(f"{len(skipped)} export(s) already ingested, not read again")
     bronze = combine_exports(frames)
     per_file = bronze.group_by("_source_file", "_layout").len().sort("_source_file")
     yield dg.Output(
         bronze,
         metadata={
+            **write_metadata("overwrite" if config.full_rebuild else "append"),
             "files": len(frames),
+            "already_ingested_files": len(skipped),
             "unreadable_files": len(errors),
             "raw_dir": str(raw_dir),
             "rows_per_file": dg.MetadataValue.md(

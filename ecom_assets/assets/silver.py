@@ -1,16 +1,32 @@
 """Silver layer: clean canonical order lines and every rejected row with its reason."""
 
+from datetime import datetime
+
 import dagster as dg
 import polars as pl
 
-from ecom_assets.assets.bronze import BRONZE_ORDERS
+from ecom_assets.assets.bronze import BRONZE_ORDERS, LoadConfig
 from ecom_assets.assets.checks import result_from_offenders
-from ecom_assets.resources import LandingZone
+from ecom_assets.resources import Lake, LandingZone, write_metadata
 from ecom_assets.transforms import quality
 from ecom_assets.transforms.silver import annotate_orders, split_orders
 
 SILVER_ORDERS = dg.AssetKey(["silver", "orders"])
 SILVER_REJECTED = dg.AssetKey(["silver", "rejected_orders"])
+
+
+def _loaded_silver(lake: Lake, bronze: pl.LazyFrame) -> tuple[pl.LazyFrame, datetime] | None:
+    """Silver orders as loaded and the last ingestion they cover, or None when silver must be
+    rebuilt: it is missing, or bronze was rebuilt since (it holds no row silver has seen)."""
+    orders, rejected = lake.read(SILVER_ORDERS), lake.read(SILVER_REJECTED)
+    if orders is None or rejected is None:
+        return None
+    latest = pl.concat([orders.select("_ingested_at"), rejected.select("_ingested_at")])
+    loaded_until = latest.select(pl.col("_ingested_at").max()).collect().item()
+    first_in_bronze = bronze.select(pl.col("_ingested_at").min()).collect().item()
+    if loaded_until is None or first_in_bronze is None or first_in_bronze > loaded_until:
+        return None
+    return orders, loaded_until
 
 
 @dg.multi_asset(
@@ -28,24 +44,39 @@ SILVER_REJECTED = dg.AssetKey(["silver", "rejected_orders"])
     group_name="silver",
 )
 def silver_orders(
-    bronze: pl.LazyFrame, landing_zone: LandingZone
+    context: dg.AssetExecutionContext,
+    config: LoadConfig,
+    bronze: pl.LazyFrame,
+    landing_zone: LandingZone,
+    lake: Lake,
 ) -> tuple[dg.Output[pl.DataFrame], dg.Output[pl.DataFrame]]:
     """Typed, validated, de-duplicated order lines, and the rejected rows with their reasons."""
-    annotated = annotate_orders(bronze, landing_zone.layouts())
+    loaded = None if config.full_rebuild else _loaded_silver(lake, bronze)
+    if loaded is None:
+        context.log.info("Rebuilding silver from every bronze row")
+        annotated = annotate_orders(bronze, landing_zone.layouts())
+        orders_write, rejected_write = write_metadata("overwrite"), write_metadata("overwrite")
+    else:
+        orders, loaded_until = loaded
+        new_rows = bronze.filter(pl.col("_ingested_at") > loaded_until)
+        annotated = annotate_orders(new_rows, landing_zone.layouts(), orders)
+        orders_write, rejected_write = write_metadata("merge", "line_id"), write_metadata("append")
     clean, rejected = pl.collect_all(split_orders(annotated))
     reasons = rejected.group_by("reason").len().sort("len", descending=True)
     return (
         dg.Output(
             clean,
             metadata={
-                "products": clean["product_id"].n_unique(),
-                "categories": clean["category"].n_unique(),
-                "revenue": round(float(clean["revenue"].sum()), 2),
+                **orders_write,
+                "added_lines": clean.height,
+                "added_products": clean["product_id"].n_unique(),
+                "added_revenue": round(float(clean["revenue"].sum()), 2),
             },
         ),
         dg.Output(
             rejected,
             metadata={
+                **rejected_write,
                 **{f"reason_{reason}": count for reason, count in reasons.iter_rows()},
             },
         ),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
+import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +27,7 @@ LINEAGE_SCHEMA: dict[str, pl.DataType] = {
     "_ingested_at": pl.Datetime("us", "UTC"),
 }
 LINEAGE_COLUMNS = tuple(LINEAGE_SCHEMA)
+SOURCE_HASH = "_source_hash"
 _SNIFF_BYTES = 64 * 1024
 
 
@@ -48,6 +50,12 @@ def export_files(raw_dir: Path) -> list[Path]:
     if not raw_dir.is_dir():
         return []
     return sorted(p for p in raw_dir.rglob("*") if is_export_file(p))
+
+
+def content_hash(path: Path) -> str:
+    """The SHA-256 of a file's bytes: the key that says whether an export was already ingested."""
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 def _normalise_header(name: str) -> str:
@@ -209,9 +217,11 @@ def read_export(
 
 
 def combine_exports(frames: list[pl.DataFrame]) -> pl.DataFrame:
-    """Bronze orders from the frames of several files: the union of their columns, lineage last."""
+    """Bronze orders from the frames of several files: the union of their columns, lineage last
+    (the lineage columns, then the file's content hash when the frames carry it)."""
     if not frames:
-        return pl.DataFrame(schema=LINEAGE_SCHEMA)
+        return pl.DataFrame(schema={**LINEAGE_SCHEMA, SOURCE_HASH: pl.String()})
     combined = pl.concat(frames, how="diagonal")
-    data_columns = [c for c in combined.columns if c not in LINEAGE_COLUMNS]
-    return combined.select(*data_columns, *LINEAGE_COLUMNS)
+    last = [*LINEAGE_COLUMNS, *([SOURCE_HASH] if SOURCE_HASH in combined.columns else [])]
+    data_columns = [c for c in combined.columns if c not in last]
+    return combined.select(*data_columns, *last)

@@ -69,8 +69,11 @@ def out_of_range_values(silver: pl.LazyFrame) -> pl.DataFrame:
 def unreconciled_rows(
     bronze: pl.LazyFrame, silver: pl.LazyFrame, rejected: pl.LazyFrame
 ) -> pl.DataFrame:
-    """Bronze rows not in exactly one of silver and rejected, and rows from nowhere."""
-    key = ["_source_file", "_source_row"]
+    """Bronze rows not in exactly one of silver and rejected, and rows from nowhere.
+
+    A row is known by its file, its row number and when it was ingested (a file sent again with
+    other content under the same name is ingested as new rows)."""
+    key = ["_source_file", "_source_row", "_ingested_at"]
     placed = pl.concat(
         [
             silver.select(*key, pl.lit("silver").alias("table")),

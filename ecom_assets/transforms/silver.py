@@ -3,7 +3,9 @@
 `annotate_orders` maps each layout's text columns onto the canonical fields, parses them with the
 layout's formats and gives every row a `reason` (null when the row is good); `split_orders` then
 separates the clean lines from the rejected ones. A row fails on its first broken field, in the
-order of REJECTION_REASONS; among good rows, a line key seen again is a duplicate.
+order of REJECTION_REASONS; among good rows, a line key seen again is a duplicate. Given the
+silver already loaded, only new bronze rows need annotating: loaded line keys and category
+spellings are honoured, so loading file by file gives the tables of loading all files at once.
 """
 
 from __future__ import annotations
@@ -233,8 +235,14 @@ def _flag_broken_rows(frame: pl.LazyFrame, layout: Layout, columns: list[str]) -
     )
 
 
-def _normalise_categories(frame: pl.LazyFrame) -> pl.LazyFrame:
-    """Each category spelling becomes the most common spelling among rows with the same key."""
+def _canonical_hash() -> pl.Expr:
+    """A hash of a line's canonical values: equal for an exact copy, whatever its file."""
+    return pl.struct(*(pl.col(c).cast(t) for c, t in SILVER_COLUMNS.items())).hash()
+
+
+def _normalise_categories(frame: pl.LazyFrame, loaded: pl.LazyFrame | None) -> pl.LazyFrame:
+    """Each category spelling becomes the most common spelling among rows with the same key, or
+    the spelling silver already uses for that key, so a new file never renames loaded lines."""
     keyed = frame.with_columns(category_key(pl.col("_category_text")).alias("_category_key"))
     spellings = (
         keyed.group_by("_category_key", "_category_text")
@@ -243,22 +251,45 @@ def _normalise_categories(frame: pl.LazyFrame) -> pl.LazyFrame:
         .group_by("_category_key", maintain_order=True)
         .agg(pl.col("_category_text").first().alias("category"))
     )
+    if loaded is not None:
+        in_silver = (
+            loaded.select(pl.col("category").unique())
+            .with_columns(category_key(pl.col("category")).alias("_category_key"))
+            .group_by("_category_key")
+            .agg(pl.col("category").min().alias("_loaded_category"))
+        )
+        spellings = spellings.join(in_silver, on="_category_key", how="left").select(
+            "_category_key", pl.coalesce("_loaded_category", "category").alias("category")
+        )
     return keyed.join(spellings, on="_category_key", how="left", maintain_order="left")
 
 
-def _flag_duplicates(frame: pl.LazyFrame) -> pl.LazyFrame:
-    """Among good rows, every later row (in file-name then row order) with an already seen line
-    key is a duplicate: an exact copy of the first one, or a re-send with other values."""
+def _flag_duplicates(frame: pl.LazyFrame, loaded: pl.LazyFrame | None) -> pl.LazyFrame:
+    """Among good rows, every row whose line key silver already holds, and every later row (in
+    file-name then row order) with a key seen earlier in the batch, is a duplicate: an exact copy
+    of the first one, or a re-send with other values."""
     file_rank = pl.col("_source_file").rank("dense").cast(pl.Int64)
     ordered = frame.with_columns(
         (file_rank * 10_000_000_000 + pl.col("_source_row")).alias("_position"),
-        pl.col("raw_values").hash().alias("_row_hash"),
+        _canonical_hash().alias("_row_hash"),
         pl.col("reason").is_null().alias("_good"),
     )
+    if loaded is None:
+        ordered = ordered.with_columns(pl.lit(None, pl.UInt64).alias("_loaded_hash"))
+    else:
+        new_keys = ordered.filter(pl.col("_good")).select(pl.col("line_id").unique())
+        loaded_hashes = loaded.join(new_keys, on="line_id", how="semi").select(
+            "line_id", _canonical_hash().alias("_loaded_hash")
+        )
+        ordered = ordered.join(loaded_hashes, on="line_id", how="left", maintain_order="left")
     group = ["line_id", "_good"]
     first = pl.col("_position").min().over(group)
-    first_hash = pl.col("_row_hash").get(pl.col("_position").arg_min()).over(group)
-    duplicate = pl.col("_good") & (pl.col("_position") != first)
+    first_hash = pl.coalesce(
+        pl.col("_loaded_hash"), pl.col("_row_hash").get(pl.col("_position").arg_min()).over(group)
+    )
+    duplicate = pl.col("_good") & (
+        (pl.col("_position") != first) | pl.col("_loaded_hash").is_not_null()
+    )
     exact_copy = pl.col("_row_hash") == first_hash
     return ordered.with_columns(
         pl.when(duplicate)
@@ -270,8 +301,14 @@ def _flag_duplicates(frame: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def annotate_orders(bronze: pl.LazyFrame, layouts: Mapping[str, Layout]) -> pl.LazyFrame:
-    """Every bronze row with canonical fields, a normalised category and its rejection reason."""
+def annotate_orders(
+    bronze: pl.LazyFrame, layouts: Mapping[str, Layout], loaded: pl.LazyFrame | None = None
+) -> pl.LazyFrame:
+    """Every bronze row with canonical fields, a normalised category and its rejection reason.
+
+    `loaded` is silver as already loaded when `bronze` holds only new rows: its category
+    spellings stay, and a line key it holds makes a new row a duplicate or a re-send.
+    """
     columns = bronze.collect_schema().names()
     keep = [c for c in {**SILVER_COLUMNS, **REJECTED_COLUMNS} if c != "category"]
     per_layout = [
@@ -289,7 +326,7 @@ def annotate_orders(bronze: pl.LazyFrame, layouts: Mapping[str, Layout]) -> pl.L
             }
         )
     combined = pl.concat(per_layout, how="vertical")
-    return combined.pipe(_normalise_categories).pipe(_flag_duplicates)
+    return combined.pipe(_normalise_categories, loaded).pipe(_flag_duplicates, loaded)
 
 
 def split_orders(annotated: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
