@@ -68,9 +68,10 @@ dashboard: install
 	$(BIN)/ecom dashboard $(if $(DASHBOARD_PORT),--port $(DASHBOARD_PORT))
 
 ## bench: the whole graph through Dagster per size (ROWS=200000,1000000 by default), medians of
-## REPEATS runs, written to bench/results.md and bench/scaling.png
+## REPEATS runs plus the incremental load of a 0.5% daily file (BENCH_FLAGS=--no-incremental skips
+## it), written to bench/results.md and bench/scaling.png
 bench: install
-	$(BIN)/python bench/run.py --rows $(BENCH_ROWS) --repeats $(REPEATS)
+	$(BIN)/python bench/run.py --rows $(BENCH_ROWS) --repeats $(REPEATS) $(BENCH_FLAGS)
 
 clean:
 	rm -rf data/lake data/mlflow data/dagster_home

@@ -106,6 +106,27 @@ def test_reconciliation_finds_lost_doubled_and_invented_rows() -> None:
     assert quality.unreconciled_rows(bronze, silver, good_rejected).height == 0
 
 
+def test_reconciliation_sees_a_swap_that_keeps_the_counts() -> None:
+    bronze = _placed([("f.csv", row, 1) for row in (1, 2, 3, 4)])
+    silver = _placed([("f.csv", 1, 1), ("f.csv", 2, 1)])
+    rejected = _placed([("f.csv", 2, 1), ("f.csv", 4, 1)])
+    offenders = quality.unreconciled_rows(bronze, silver, rejected)
+    assert offenders.select("problem", "_source_row").rows() == [
+        ("placed_more_than_once", 2),
+        ("lost", 3),
+    ]
+
+
+def test_reconciliation_accepts_bronze_rows_numbered_with_gaps() -> None:
+    bronze = _placed([("f.csv", row, 1) for row in (1, 2, 5)])
+    placed = quality.unreconciled_rows(
+        bronze, _placed([("f.csv", 1, 1), ("f.csv", 5, 1)]), _placed([("f.csv", 2, 1)])
+    )
+    assert placed.height == 0
+    lost = quality.unreconciled_rows(bronze, _placed([("f.csv", 1, 1)]), _placed([("f.csv", 2, 1)]))
+    assert lost.select("problem", "_source_row").rows() == [("lost", 5)]
+
+
 def test_reconciliation_tells_ingestions_of_the_same_file_name_apart() -> None:
     bronze = _placed([("f.csv", 1, 1), ("f.csv", 1, 2)])
     once_each = quality.unreconciled_rows(

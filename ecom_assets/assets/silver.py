@@ -61,7 +61,7 @@ def silver_orders(
         new_rows = bronze.filter(pl.col("_ingested_at") > loaded_until)
         annotated = annotate_orders(new_rows, landing_zone.layouts(), orders)
         orders_write, rejected_write = write_metadata("merge", "line_id"), write_metadata("append")
-    clean, rejected = pl.collect_all(split_orders(annotated))
+    clean, rejected = pl.collect_all(split_orders(annotated), engine="streaming")
     reasons = rejected.group_by("reason").len().sort("len", descending=True)
     return (
         dg.Output(

@@ -66,13 +66,44 @@ def out_of_range_values(silver: pl.LazyFrame) -> pl.DataFrame:
     )
 
 
+def _unplaced_batches(bronze: pl.LazyFrame, placed: pl.LazyFrame) -> pl.LazyFrame:
+    """The (file, ingestion) batches whose placed rows may not be exactly their bronze rows.
+
+    A batch's bronze rows are numbered first..last without gaps or repeats; its placed rows are
+    exactly those rows when they are as many, all distinct, with the same first and last number.
+    Comparing these per-batch counts is an aggregation, far cheaper than joining every row.
+    """
+    batch = ["_source_file", "_ingested_at"]
+    row = pl.col("_source_row")
+    stats = [
+        pl.len().alias("n"),
+        row.n_unique().alias("distinct"),
+        row.min().alias("first"),
+        row.max().alias("last"),
+    ]
+    in_bronze = bronze.group_by(batch).agg(stats)
+    in_tables = placed.group_by(batch).agg(stats)
+    joined = in_bronze.join(in_tables, on=batch, how="full", coalesce=True, suffix="_placed")
+    numbered = (pl.col("n") == pl.col("distinct")) & (
+        pl.col("last") - pl.col("first") + 1 == pl.col("n")
+    )
+    same = (
+        (pl.col("n") == pl.col("n_placed"))
+        & (pl.col("distinct_placed") == pl.col("n_placed"))
+        & (pl.col("first") == pl.col("first_placed"))
+        & (pl.col("last") == pl.col("last_placed"))
+    )
+    return joined.filter(~(numbered & same).fill_null(False)).select(batch)
+
+
 def unreconciled_rows(
     bronze: pl.LazyFrame, silver: pl.LazyFrame, rejected: pl.LazyFrame
 ) -> pl.DataFrame:
     """Bronze rows not in exactly one of silver and rejected, and rows from nowhere.
 
     A row is known by its file, its row number and when it was ingested (a file sent again with
-    other content under the same name is ingested as new rows)."""
+    other content under the same name is ingested as new rows). Rows are compared one by one
+    only in the batches whose counts do not already prove them placed exactly once."""
     key = ["_source_file", "_source_row", "_ingested_at"]
     placed = pl.concat(
         [
@@ -80,6 +111,10 @@ def unreconciled_rows(
             rejected.select(*key, pl.lit("rejected").alias("table")),
         ]
     )
+    suspect = _unplaced_batches(bronze, placed).collect()
+    batch = ["_source_file", "_ingested_at"]
+    bronze = bronze.join(suspect.lazy(), on=batch, how="semi")
+    placed = placed.join(suspect.lazy(), on=batch, how="semi")
     placements = placed.group_by(key).agg(
         pl.len().alias("placements"), pl.col("table").sort().str.join(",").alias("tables")
     )

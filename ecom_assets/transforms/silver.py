@@ -55,6 +55,7 @@ REJECTED_COLUMNS = {
     "raw_values": pl.String,
 }
 _OPTIONAL_TEXT_FIELDS = ("customer_id", "payment_method", "city")
+RAW_PREFIX = "_raw/"
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ def _layout_rows(bronze: pl.LazyFrame, layout: Layout, columns: list[str]) -> pl
                 if layout.cancelled_order_prefix or layout.negative_quantity_is_return
                 else pl.lit(False)
             ).alias("_may_return"),
-            pl.struct(raw).struct.json_encode().alias("raw_values"),
+            *(pl.col(c).alias(f"{RAW_PREFIX}{layout.name}/{c}") for c in raw),
             *(text[f].alias(f"_text_{f}") for f in text),
         )
         .with_columns(
@@ -310,9 +311,13 @@ def annotate_orders(
     spellings stay, and a line key it holds makes a new row a duplicate or a re-send.
     """
     columns = bronze.collect_schema().names()
-    keep = [c for c in {**SILVER_COLUMNS, **REJECTED_COLUMNS} if c != "category"]
+    keep = [
+        c for c in {**SILVER_COLUMNS, **REJECTED_COLUMNS} if c not in ("category", "raw_values")
+    ]
     per_layout = [
-        _layout_rows(bronze, layout, columns).select(*keep, "_category_text", *LINEAGE_COLUMNS)
+        _layout_rows(bronze, layout, columns).select(
+            *keep, "_category_text", *LINEAGE_COLUMNS, pl.selectors.starts_with(RAW_PREFIX)
+        )
         for layout in layouts.values()
         if layout.required_headers() <= set(columns)
     ]
@@ -320,21 +325,40 @@ def annotate_orders(
         return pl.LazyFrame(
             schema={
                 **SILVER_COLUMNS,
-                **REJECTED_COLUMNS,
+                **{c: t for c, t in REJECTED_COLUMNS.items() if c != "raw_values"},
                 "_category_text": pl.String,
                 **LINEAGE_SCHEMA,
             }
         )
-    combined = pl.concat(per_layout, how="vertical")
+    combined = pl.concat(per_layout, how="diagonal")
     return combined.pipe(_normalise_categories, loaded).pipe(_flag_duplicates, loaded)
 
 
+def _raw_values(columns: list[str]) -> pl.Expr:
+    """Each row's own export fields as JSON, from its layout's `_raw/<layout>/<column>` columns."""
+    by_layout: dict[str, list[pl.Expr]] = {}
+    for name in columns:
+        if name.startswith(RAW_PREFIX):
+            layout, column = name.removeprefix(RAW_PREFIX).split("/", 1)
+            by_layout.setdefault(layout, []).append(pl.col(name).alias(column))
+    per_layout = [
+        pl.when(pl.col("_layout") == layout).then(pl.struct(fields).struct.json_encode())
+        for layout, fields in by_layout.items()
+    ]
+    return pl.coalesce(per_layout) if per_layout else pl.lit(None, dtype=pl.String)
+
+
 def split_orders(annotated: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    """(silver orders, rejected orders) from an annotated frame: good rows and the rest."""
+    """(silver orders, rejected orders) from an annotated frame: good rows and the rest.
+
+    The raw fields are encoded as JSON for rejected rows only (a few percent of the rows)."""
     silver = annotated.filter(pl.col("reason").is_null()).select(
         *(pl.col(c).cast(t) for c, t in SILVER_COLUMNS.items()), *LINEAGE_COLUMNS
     )
-    rejected = annotated.filter(pl.col("reason").is_not_null()).select(
-        *(pl.col(c).cast(t) for c, t in REJECTED_COLUMNS.items()), *LINEAGE_COLUMNS
+    raw_values = _raw_values(annotated.collect_schema().names()).alias("raw_values")
+    rejected = (
+        annotated.filter(pl.col("reason").is_not_null())
+        .with_columns(raw_values)
+        .select(*(pl.col(c).cast(t) for c, t in REJECTED_COLUMNS.items()), *LINEAGE_COLUMNS)
     )
     return silver, rejected
