@@ -21,14 +21,17 @@ from botocore.exceptions import ClientError
 from deltalake import DeltaTable, write_deltalake
 from mlflow.tracking import MlflowClient
 from polars.testing import assert_frame_equal
+from streamlit.testing.v1 import AppTest
 
 from ecom_assets import settings, tables
 from ecom_assets.ask import cli as ask_cli
+from ecom_assets.dashboard import APP_PATH
 from ecom_assets.dashboard import lake as dashboard_lake
 from ecom_assets.definitions import build_defs
 from ecom_assets.generate import generate_orders
 from ecom_assets.resources import lake_io_manager
 from ecom_assets.tracking import EXPERIMENT_NAME
+from ecom_assets_tests.dashboard.conftest import texts
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -211,6 +214,23 @@ def test_the_table_reader_and_the_dashboard_read_the_bucket_lake(runs, in_bucket
     assert_frame_equal(_canonical(dashboard_lake.table("product_decisions")), _canonical(local))
 
 
+def _products_page(monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    app = AppTest.from_file(str(APP_PATH), default_timeout=30).run()
+    return app.switch_page("views/products.py").run()
+
+
+def test_the_dashboard_shows_the_bucket_lake(
+    runs, in_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decisions = pl.read_delta(str(runs["local_lake"] / "business/product_decisions"))
+    app = _products_page(monkeypatch)
+    assert not app.exception
+    assert not app.error
+    assert LAKE in texts(app)
+    assert sum(len(table.value) for table in app.dataframe) >= decisions.height
+
+
 def test_the_assistant_answers_from_the_bucket_lake(
     runs, in_bucket: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -314,6 +334,16 @@ def test_a_missing_bucket_is_named_where_the_lake_is_opened(
     with pytest.raises(dashboard_lake.TableUnavailable, match=message) as unavailable:
         dashboard_lake.info("product_decisions")
     assert not unavailable.value.rebuild
+
+
+def test_the_dashboard_names_a_missing_bucket(
+    in_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ECOM_LAKE_ROOT", "s3://no-such-bucket/lake")
+    app = _products_page(monkeypatch)
+    assert not app.exception
+    assert "the bucket no-such-bucket does not exist" in " ".join(e.value for e in app.error)
+    assert "make run" not in [c.value for c in app.code]
 
 
 def test_a_pipeline_write_to_a_missing_bucket_names_it(in_bucket: str) -> None:
