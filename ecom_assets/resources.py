@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import polars as pl
-from dagster._core.storage.db_io_manager import DbTypeHandler, TableSlice
-from dagster_deltalake import DeltaLakePyArrowTypeHandler, LocalConfig
-from dagster_deltalake.io_manager import TableConnection
+from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
+from dagster_deltalake import DeltaLakePyArrowTypeHandler, LocalConfig, S3Config
+from dagster_deltalake.io_manager import DeltaLakeDbClient, TableConnection
 from dagster_deltalake_polars import DeltaLakePolarsIOManager, DeltaLakePolarsTypeHandler
 from deltalake import DeltaTable
 
-from ecom_assets import settings
+from ecom_assets import settings, tables
 from ecom_assets.layouts import Layout, load_layouts
 
 WRITE_MODE = "write_mode"
@@ -103,6 +105,23 @@ class NativePolarsTypeHandler(DeltaLakePolarsTypeHandler):
         return frame.collect() if context.dagster_type.typing_type == pl.DataFrame else frame
 
 
+class LakeDbClient(DeltaLakeDbClient):
+    """Table connections with the lake's storage options from the environment at run time (no
+    credential in Dagster config), and object-store failures reported as `LakeStorageError`."""
+
+    @staticmethod
+    @contextmanager
+    def connect(context: Any, table_slice: TableSlice) -> Iterator[TableConnection]:
+        with DeltaLakeDbClient.connect(context, table_slice) as upstream:
+            configured = {k: v for k, v in upstream.storage_options.items() if k != "provider"}
+            options = {**settings.lake_storage_options(upstream.table_uri), **configured}
+            try:
+                yield TableConnection(upstream.table_uri, options, upstream.table_config)
+            except OSError as error:
+                tables.raise_for_storage(error, upstream.table_uri)
+                raise
+
+
 class LakeIOManager(DeltaLakePolarsIOManager):
     """The dagster-deltalake-polars IO manager with Polars-native reads."""
 
@@ -110,12 +129,24 @@ class LakeIOManager(DeltaLakePolarsIOManager):
     def type_handlers() -> list[DbTypeHandler]:
         return [NativePolarsTypeHandler(), DeltaLakePyArrowTypeHandler()]
 
+    def create_io_manager(self, context: Any) -> DbIOManager:
+        """The upstream IO manager, connecting through `LakeDbClient`."""
+        return DbIOManager(
+            db_client=LakeDbClient(),
+            database="deltalake",
+            schema=self.schema_,
+            type_handlers=self.type_handlers(),
+            default_load_type=self.default_load_type(),
+            io_manager_name="DeltaLakeIOManager",
+        )
+
 
 def lake_io_manager(root_uri: str | None = None) -> LakeIOManager:
     """Delta tables under `root_uri` (default: the lake root from settings), one per asset key."""
+    root = root_uri or settings.lake_root()
     return LakeIOManager(
-        root_uri=root_uri or settings.lake_root(),
-        storage_options=LocalConfig(),
+        root_uri=root,
+        storage_options=S3Config() if settings.is_s3(root) else LocalConfig(),
         overwrite_schema=True,
     )
 

@@ -31,6 +31,43 @@ class TableMissingError(LookupError):
     """A table that has not been written yet; the message says how to build it."""
 
 
+class LakeStorageError(OSError):
+    """The lake's object store refused or could not be reached; the message says what to fix."""
+
+
+_STORAGE_PROBLEMS = (
+    (("NoSuchBucket",), "the bucket {bucket} does not exist: create it or fix ECOM_LAKE_ROOT"),
+    (
+        (
+            "InvalidAccessKeyId",
+            "SignatureDoesNotMatch",
+            "AccessDenied",
+            "ExpiredToken",
+            "403 Forbidden",
+        ),
+        "the credentials were refused for the bucket {bucket}: check AWS_ACCESS_KEY_ID, "
+        "AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN)",
+    ),
+    (
+        ("error sending request", "Connection refused", "dns error", "tcp connect error"),
+        "the endpoint {endpoint} cannot be reached: check AWS_ENDPOINT_URL",
+    ),
+)
+
+
+def raise_for_storage(error: Exception, uri: str) -> None:
+    """Raise a missing bucket, refused credentials or unreachable endpoint as LakeStorageError."""
+    if not settings.is_s3(uri):
+        return
+    text = str(error)
+    bucket = uri.split("://", 1)[1].split("/", 1)[0]
+    endpoint = settings.lake_storage_options(uri).get("AWS_ENDPOINT_URL", "of AWS S3")
+    for markers, problem in _STORAGE_PROBLEMS:
+        if any(marker in text for marker in markers):
+            detail = problem.format(bucket=bucket, endpoint=endpoint)
+            raise LakeStorageError(f"cannot use the lake at {uri}: {detail}") from error
+
+
 @dataclass(frozen=True)
 class TableInfo:
     """Where a table is, its latest Delta version and when that version was written."""
@@ -52,17 +89,21 @@ def table_uri(name: str, lake_root: str | None = None) -> str:
 def _open(name: str, lake_root: str | None) -> DeltaTable:
     uri = table_uri(name, lake_root)
     try:
-        return DeltaTable(uri)
+        return DeltaTable(uri, storage_options=settings.lake_storage_options(uri) or None)
     except TableNotFoundError as error:
         raise TableMissingError(
             f"table {name} has not been built yet (no Delta table at {uri}); run `make run`"
         ) from error
+    except OSError as error:
+        raise_for_storage(error, uri)
+        raise
 
 
 def scan(name: str, lake_root: str | None = None) -> pl.LazyFrame:
     """The latest version of a table, lazily."""
     _open(name, lake_root)
-    return pl.scan_delta(table_uri(name, lake_root))
+    uri = table_uri(name, lake_root)
+    return pl.scan_delta(uri, storage_options=settings.lake_storage_options(uri) or None)
 
 
 def read(name: str, lake_root: str | None = None) -> pl.DataFrame:

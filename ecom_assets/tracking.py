@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
+from ecom_assets import settings
 from ecom_assets.forecasting import SCORE_NAMES, Backtest, beats, score, to_model_input
 
 MODEL_NAME = "ecom_revenue_forecast"
@@ -62,6 +63,7 @@ class TrainingRecord:
 
 def client(tracking_uri: str, artifact_location: str) -> MlflowClient:
     """A client on the tracking store, with the experiment created if missing."""
+    settings.use_aws_endpoint_for_mlflow()
     mlflow.set_tracking_uri(tracking_uri)
     tracking = MlflowClient()
     if tracking.get_experiment_by_name(EXPERIMENT_NAME) is None:

@@ -10,7 +10,7 @@ import polars as pl
 
 from ecom_assets.ask.answer import Answer
 from ecom_assets.ask.engine import Asker
-from ecom_assets.tables import TableMissingError
+from ecom_assets.tables import LakeStorageError, TableMissingError
 
 EXIT_ANSWERED, EXIT_NOT_UNDERSTOOD, EXIT_REFUSED = 0, 1, 2
 
@@ -65,7 +65,7 @@ def main(argv: list[str]) -> int:
     question = " ".join(args.question)
     try:
         answer = Asker(args.lake_root).ask(question)
-    except TableMissingError as error:
+    except (TableMissingError, LakeStorageError) as error:
         print(f"ecom ask: {error}", file=sys.stderr)
         return EXIT_NOT_UNDERSTOOD
     if args.json:

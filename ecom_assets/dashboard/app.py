@@ -29,10 +29,13 @@ def provenance() -> None:
         latest = lake.info("product_decisions")
         facts = data.provenance(lake.table("product_decisions"))
     except lake.TableUnavailable as error:
-        st.sidebar.warning(
-            "No decision table yet." if error.missing else "The decision table is unreadable."
-        )
-        st.sidebar.code(lake.BUILD_COMMAND, language="bash")
+        if not error.rebuild:
+            st.sidebar.warning("The lake's storage cannot be used.")
+        else:
+            st.sidebar.warning(
+                "No decision table yet." if error.missing else "The decision table is unreadable."
+            )
+            st.sidebar.code(lake.BUILD_COMMAND, language="bash")
     else:
         as_of = ", ".join(str(day) for day in facts.as_of_dates) or "n/a"
         models = ", ".join(facts.model_versions) or "n/a"

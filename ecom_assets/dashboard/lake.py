@@ -40,13 +40,15 @@ REQUIRED_COLUMNS = {
 
 
 class TableUnavailable(LookupError):
-    """A table the page needs is missing or cannot be read; `missing` tells the two apart."""
+    """A table the page needs is missing or cannot be read; `missing` tells the two apart, and
+    `rebuild` whether running the pipeline again is the fix."""
 
-    def __init__(self, name: str, missing: bool, detail: str) -> None:
+    def __init__(self, name: str, missing: bool, detail: str, rebuild: bool = True) -> None:
         super().__init__(detail)
         self.name = name
         self.missing = missing
         self.detail = detail
+        self.rebuild = rebuild
 
 
 def lake_root() -> str:
@@ -60,6 +62,8 @@ def info(name: str, root: str | None = None) -> tables.TableInfo:
         return tables.info(name, root or lake_root())
     except tables.TableMissingError as error:
         raise TableUnavailable(name, True, str(error)) from error
+    except tables.LakeStorageError as error:
+        raise TableUnavailable(name, False, str(error), rebuild=False) from error
     except Exception as error:
         raise TableUnavailable(name, False, _unreadable(name, error)) from error
 

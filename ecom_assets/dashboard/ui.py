@@ -39,7 +39,7 @@ def percent(value: float | None) -> str:
 
 
 def not_built(error: lake.TableUnavailable) -> None:
-    """Say which table is missing or unreadable and show the command that builds it."""
+    """Say which table is missing or unreadable and, when rebuilding fixes it, the command."""
     if error.missing:
         st.warning(
             f"The pipeline has not run yet: table `{error.name}` does not exist in "
@@ -48,6 +48,8 @@ def not_built(error: lake.TableUnavailable) -> None:
         )
     else:
         st.error(error.detail)
+        if not error.rebuild:
+            return
         st.markdown("Rebuild the tables with this command in the repository, then reload the page:")
     st.code(lake.BUILD_COMMAND, language="bash")
 
