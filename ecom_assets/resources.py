@@ -165,9 +165,10 @@ class Lake(dg.ConfigurableResource):
     def read(self, key: dg.AssetKey) -> pl.LazyFrame | None:
         """The latest version of an asset's table, or None when it has not been written yet."""
         uri = self.table_uri(key)
-        if not DeltaTable.is_deltatable(uri):
+        options = settings.lake_storage_options(uri) or None
+        if not DeltaTable.is_deltatable(uri, storage_options=options):
             return None
-        return pl.scan_delta(uri)
+        return pl.scan_delta(uri, storage_options=options)
 
 
 class LandingZone(dg.ConfigurableResource):

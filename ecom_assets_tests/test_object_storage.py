@@ -27,7 +27,7 @@ from ecom_assets import settings, tables
 from ecom_assets.ask import cli as ask_cli
 from ecom_assets.dashboard import APP_PATH
 from ecom_assets.dashboard import lake as dashboard_lake
-from ecom_assets.definitions import build_defs
+from ecom_assets.definitions import ASSETS, build_defs
 from ecom_assets.generate import generate_orders
 from ecom_assets.resources import lake_io_manager
 from ecom_assets.tracking import EXPERIMENT_NAME
@@ -288,6 +288,39 @@ def test_concurrent_appends_all_land_as_distinct_versions(in_bucket: str, s3) ->
     # every loser's conditional put, and the loser committed again at the next version.
     assert len(commit_puts) > writers * commits
     assert all(request["headers"].get("If-None-Match") == "*" for request in commit_puts)
+
+
+def _load_medallion(lake_root: str, raw: Path) -> None:
+    """Bronze and silver loaded from `raw` into `lake_root`, incrementally when it holds them."""
+    defs = build_defs(lake_root=lake_root, raw_dir=str(raw))
+    result = dg.materialize(
+        ASSETS,
+        selection=dg.AssetSelection.groups("bronze", "silver"),
+        resources=defs.resources,
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    assert result.success
+
+
+def test_incremental_loads_append_and_merge_in_the_bucket(in_bucket: str, tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    generate_orders(tmp_path / "all.csv", rows=2000, seed=8)
+    header, *lines = (tmp_path / "all.csv").read_text().splitlines()
+    raw.mkdir()
+    (raw / "a.csv").write_text("\n".join([header, *lines[:1500]]) + "\n")
+    root = f"s3://{BUCKET}/incremental"
+    _load_medallion(root, raw)
+    (raw / "b.csv").write_text("\n".join([header, *lines[1500:]]) + "\n")
+    _load_medallion(root, raw)
+    local = tmp_path / "lake"
+    _load_medallion(str(local), raw)
+    options = _independent_options(in_bucket)
+    for table in ("bronze/orders", "silver/orders", "silver/rejected_orders"):
+        in_bucket_table = DeltaTable(f"{root}/{table}", storage_options=options)
+        assert in_bucket_table.version() == 1, table
+        expected = pl.DataFrame(pl.from_arrow(DeltaTable(str(local / table)).to_pyarrow_table()))
+        actual = pl.DataFrame(pl.from_arrow(in_bucket_table.to_pyarrow_table()))
+        assert_frame_equal(_canonical(actual), _canonical(expected))
 
 
 def _post(endpoint: str, path: str) -> None:

@@ -45,9 +45,7 @@ def _sales_to_date(silver: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
 def product_dimension(silver: pl.LazyFrame) -> pl.LazyFrame:
     """One row per product: its latest name and its most frequent category."""
     latest = ["order_date", "_source_file", "_source_row"]
-    names = silver.group_by("product_id").agg(
-        pl.col("product_name").top_k_by(latest, k=1).first()
-    )
+    names = silver.group_by("product_id").agg(pl.col("product_name").top_k_by(latest, k=1).first())
     categories = (
         silver.group_by("product_id", "category")
         .agg(pl.len().alias("_lines"))
