@@ -35,6 +35,41 @@ def _metadata_text(context: dg.OutputContext, key: str) -> str:
     return str(getattr(value, "value", value) or "")
 
 
+def _row_count(uri: str, options: dict[str, str] | None) -> int:
+    return int(pl.scan_delta(uri, storage_options=options).select(pl.len()).collect().item())
+
+
+def _write_frame(
+    frame: pl.DataFrame, uri: str, options: dict[str, str] | None, mode: str, merge_key: str
+) -> None:
+    """One commit: replace the table, append the rows, or insert the rows whose key is new."""
+    if mode == "overwrite":
+        frame.write_delta(
+            uri,
+            mode="overwrite",
+            storage_options=options,
+            delta_write_options={"schema_mode": "overwrite"},
+        )
+    elif frame.height and mode == "append":
+        frame.write_delta(
+            uri,
+            mode="append",
+            storage_options=options,
+            delta_write_options={"schema_mode": "merge"},
+        )
+    elif frame.height and mode == "merge":
+        frame.write_delta(
+            uri,
+            mode="merge",
+            storage_options=options,
+            delta_merge_options={
+                "predicate": f"source.{merge_key} = target.{merge_key}",
+                "source_alias": "source",
+                "target_alias": "target",
+            },
+        ).when_not_matched_insert_all().execute()
+
+
 class NativePolarsTypeHandler(DeltaLakePolarsTypeHandler):
     """Reads and writes tables with Polars' own Delta reader and writer.
 
@@ -43,7 +78,8 @@ class NativePolarsTypeHandler(DeltaLakePolarsTypeHandler):
     do not work with deltalake 1.x. Each write is one commit, so a killed run leaves the previous
     version readable. An output overwrites its table (schema included) unless its metadata asks
     (see `write_metadata`) to append new rows or to merge them on a key, inserting only rows whose
-    key the table does not hold yet.
+    key the table does not hold yet. A LazyFrame output is streamed into the table (`sink_delta`),
+    never held in memory whole, unless it is merged.
     """
 
     def handle_output(
@@ -53,42 +89,32 @@ class NativePolarsTypeHandler(DeltaLakePolarsTypeHandler):
         obj: pl.DataFrame | pl.LazyFrame,
         connection: TableConnection,
     ) -> None:
-        frame = obj.collect() if isinstance(obj, pl.LazyFrame) else obj
         uri, options = connection.table_uri, connection.storage_options or None
         mode = _metadata_text(context, WRITE_MODE) or "overwrite"
         exists = mode != "overwrite" and DeltaTable.is_deltatable(uri, storage_options=options)
-        if not exists:
-            frame.write_delta(
+        schema = obj.collect_schema() if isinstance(obj, pl.LazyFrame) else obj.schema
+        before = _row_count(uri, options) if exists else 0
+        if isinstance(obj, pl.LazyFrame) and mode != "merge":
+            obj.sink_delta(
                 uri,
-                mode="overwrite",
+                mode="append" if exists else "overwrite",
                 storage_options=options,
-                delta_write_options={"schema_mode": "overwrite"},
+                delta_write_options={"schema_mode": "merge" if exists else "overwrite"},
             )
-        elif frame.height and mode == "append":
-            frame.write_delta(
+        else:
+            _write_frame(
+                obj.collect() if isinstance(obj, pl.LazyFrame) else obj,
                 uri,
-                mode="append",
-                storage_options=options,
-                delta_write_options={"schema_mode": "merge"},
+                options,
+                mode if exists else "overwrite",
+                _metadata_text(context, MERGE_KEY),
             )
-        elif frame.height and mode == "merge":
-            key = _metadata_text(context, MERGE_KEY)
-            frame.write_delta(
-                uri,
-                mode="merge",
-                storage_options=options,
-                delta_merge_options={
-                    "predicate": f"source.{key} = target.{key}",
-                    "source_alias": "source",
-                    "target_alias": "target",
-                },
-            ).when_not_matched_insert_all().execute()
-        total = pl.scan_delta(uri, storage_options=options).select(pl.len()).collect().item()
-        columns = [dg.TableColumn(name, str(dtype)) for name, dtype in frame.schema.items()]
+        total = _row_count(uri, options)
+        columns = [dg.TableColumn(name, str(dtype)) for name, dtype in schema.items()]
         context.add_output_metadata(
             {
                 "table_uri": uri,
-                "rows_written": frame.height,
+                "rows_written": total - before,
                 "dagster/row_count": total,
                 "dagster/column_schema": dg.TableSchema(columns=columns),
             }

@@ -56,7 +56,7 @@ def bronze_of(
     def bronze(*paths: Path) -> pl.DataFrame:
         return combine_exports(
             [read_export(path, path.name, layouts, INGESTED_AT) for path in paths]
-        )
+        ).collect()
 
     return bronze
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+import ecom_assets.transforms.bronze as bronze_transforms
 from ecom_assets.layouts import LayoutError, load_layouts, parse_layout
 from ecom_assets.transforms.bronze import ExportFileError, export_files, read_export
 from ecom_assets_tests.conftest import INGESTED_AT, ORIGINAL_HEADER, original_csv
@@ -203,3 +204,32 @@ def test_bad_layout_files_are_refused_with_the_setting_at_fault(data, message: s
         parse_layout(data, "my_layout.yaml")
     assert str(caught.value).startswith("my_layout.yaml: ")
     assert message in str(caught.value)
+
+
+def test_a_bad_byte_deep_in_a_file_read_in_chunks_is_named_by_byte_and_line(
+    write_file, layouts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bronze_transforms, "CHUNK_BYTES", 64)
+    lines = [GOOD_LINE.replace("ORD-1", f"ORD-{n}") for n in range(50)]
+    text = "\n".join([ORIGINAL_HEADER, *lines]) + "\n"
+    data = bytearray(text.encode("utf-8"))
+    bad_at = data.index(b"ORD-37,") + 2
+    data[bad_at] = 0xE9
+    path = write_file("big.csv", bytes(data))
+    expected_line = bytes(data[:bad_at]).count(b"\n") + 1
+    with pytest.raises(ExportFileError) as caught:
+        _read(path, layouts)
+    assert f"byte {bad_at} (line {expected_line}) is not valid utf-8" in caught.value.problem
+    assert expected_line == 39
+
+
+def test_a_file_read_in_chunks_gives_the_rows_of_one_read(
+    write_file, layouts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = [GOOD_LINE.replace("ORD-1", f"ORD-{n}") for n in range(50)]
+    path = write_file("big.csv", "\n".join([ORIGINAL_HEADER, *lines]) + "\n")
+    whole = _read(path, layouts)
+    monkeypatch.setattr(bronze_transforms, "CHUNK_BYTES", 64)
+    assert _read(path, layouts).equals(whole)
+    assert whole["OrderID"].to_list() == [f"ORD-{n}" for n in range(50)]
+    assert whole["_source_row"].to_list() == list(range(1, 51))

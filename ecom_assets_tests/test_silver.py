@@ -79,6 +79,19 @@ def test_a_line_resent_in_a_later_file_is_a_duplicate(write_file, bronze_of, lay
     assert rejected.select("_source_file", "reason").rows() == [("2024-02.csv", "duplicate_row")]
 
 
+def test_a_line_resent_with_other_values_in_a_later_file_is_a_resend(
+    write_file, bronze_of, layouts
+) -> None:
+    first = write_file("2024-01.csv", original_csv(GOOD))
+    again = write_file("2024-02.csv", original_csv(GOOD, _variant(Reviews="12")))
+    silver, rejected = _clean(bronze_of(first, again), layouts)
+    assert silver.select("_source_file", "reviews").rows() == [("2024-01.csv", 10)]
+    assert rejected.select("_source_file", "_source_row", "reason").rows() == [
+        ("2024-02.csv", 1, "duplicate_row"),
+        ("2024-02.csv", 2, "resent_line"),
+    ]
+
+
 def test_an_invalid_first_copy_does_not_hide_a_valid_resend(write_file, bronze_of, layouts) -> None:
     broken_first = _variant(Price="")
     bronze = bronze_of(write_file("orders.csv", original_csv(broken_first, GOOD)))
@@ -199,7 +212,7 @@ def test_decimal_comma_layout_parses_numbers_and_dates(write_file, tmp_path) -> 
     )
     layouts = load_layouts(layouts_dir)
     path = write_file("de.csv", "Nr;Datum;Artikel;Preis;Menge\nB-1;5.1.2024;Lampe;1.212,50;2\n")
-    bronze = combine_exports([read_export(path, "de.csv", layouts, INGESTED_AT)])
+    bronze = combine_exports([read_export(path, "de.csv", layouts, INGESTED_AT)]).collect()
     silver, _ = _clean(bronze, layouts)
     assert silver.select("price", "revenue").rows() == [(1212.5, 2425.0)]
     assert silver["order_date"].item().isoformat() == "2024-01-05"

@@ -1,7 +1,9 @@
 """Bronze layer: every exported row as text, with where it came from."""
 
+import tempfile
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
@@ -16,19 +18,28 @@ from ecom_assets.transforms.bronze import (
     combine_exports,
     content_hash,
     export_files,
-    read_export,
+    stage_export,
 )
 
 BRONZE_ORDERS = dg.AssetKey(["bronze", "orders"])
 
 
-def _required_columns_missing(frame: pl.DataFrame, layouts: Mapping[str, Layout]) -> pl.DataFrame:
+def _required_columns_missing(frame: pl.LazyFrame, layouts: Mapping[str, Layout]) -> pl.DataFrame:
     """(layout, column) pairs where rows of a layout lack one of its required columns."""
+    columns = frame.collect_schema().names()
+    present = frame.group_by("_layout").agg(
+        pl.len().alias("_rows"),
+        *(
+            pl.col(c).null_count().alias(c)
+            for c in sorted({c for la in layouts.values() for c in la.required_headers()})
+            if c in columns
+        ),
+    )
     missing = []
-    for name, rows in frame.partition_by("_layout", as_dict=True).items():
-        layout = layouts[str(name[0])]
+    for row in present.collect(engine="streaming").iter_rows(named=True):
+        layout = layouts[row["_layout"]]
         for column in sorted(layout.required_headers()):
-            absent = rows.height if column not in rows.columns else rows[column].null_count()
+            absent = row.get(column, row["_rows"])
             if absent:
                 missing.append({"layout": layout.name, "column": column, "rows": absent})
     return pl.DataFrame(
@@ -63,45 +74,48 @@ def _ingested_hashes(lake: Lake) -> set[str]:
 )
 def bronze_orders(
     context: dg.AssetExecutionContext, config: LoadConfig, landing_zone: LandingZone, lake: Lake
-) -> Iterator[dg.Output[pl.DataFrame] | dg.AssetCheckResult]:
+) -> Iterator[dg.Output[pl.LazyFrame | pl.DataFrame] | dg.AssetCheckResult]:
     """Every row of every export in the landing zone, as text, with source file, row and layout."""
     raw_dir = landing_zone.path()
     layouts = landing_zone.layouts()
     ingested_at = datetime.now(UTC)
     seen = set() if config.full_rebuild else _ingested_hashes(lake)
-    frames, errors, skipped = [], [], []
-    for path in export_files(raw_dir):
-        name = path.relative_to(raw_dir).as_posix()
-        digest = content_hash(path)
-        if digest in seen:
-            skipped.append(name)
-            continue
-        try:
-            frame = read_export(path, name, layouts, ingested_at)
-        except ExportFileError as error:
-            context.log.error(f"Skipped unreadable export {error}")
-            errors.append({"file": error.file, "problem": error.problem})
-            continue
-        frames.append(frame.with_columns(pl.lit(digest).alias(SOURCE_HASH)))
-        seen.add(digest)
-    if skipped:
-        context.log.info(f"{len(skipped)} export(s) already ingested, not read again")
-    bronze = combine_exports(frames)
-    per_file = bronze.group_by("_source_file", "_layout").len().sort("_source_file")
-    yield dg.Output(
-        bronze,
-        metadata={
-            **write_metadata("overwrite" if config.full_rebuild else "append"),
-            "files": len(frames),
-            "already_ingested_files": len(skipped),
-            "unreadable_files": len(errors),
-            "raw_dir": str(raw_dir),
-            "rows_per_file": dg.MetadataValue.md(
-                "\n".join(f"- {f} ({la}): {n} rows" for f, la, n in per_file.iter_rows())
-            ),
-        },
-    )
+    errors, skipped = [], []
+    with tempfile.TemporaryDirectory(prefix="ecom-bronze-") as scratch:
+        staged: list[pl.LazyFrame] = []
+        for path in export_files(raw_dir):
+            name = path.relative_to(raw_dir).as_posix()
+            digest = content_hash(path)
+            if digest in seen:
+                skipped.append(name)
+                continue
+            target = Path(scratch) / f"{len(staged)}.parquet"
+            try:
+                stage_export(path, name, layouts, ingested_at, target)
+            except ExportFileError as error:
+                context.log.error(f"Skipped unreadable export {error}")
+                errors.append({"file": error.file, "problem": error.problem})
+                continue
+            staged.append(pl.scan_parquet(target).with_columns(pl.lit(digest).alias(SOURCE_HASH)))
+            seen.add(digest)
+        if skipped:
+            context.log.info(f"{len(skipped)} export(s) already ingested, not read again")
+        bronze = combine_exports(staged)
+        per_file = bronze.group_by("_source_file", "_layout").len().sort("_source_file").collect()
+        missing = _required_columns_missing(bronze, layouts)
+        yield dg.Output(
+            bronze if staged else bronze.collect(),  # an empty frame appends no commit
+            metadata={
+                **write_metadata("overwrite" if config.full_rebuild else "append"),
+                "files": len(staged),
+                "already_ingested_files": len(skipped),
+                "unreadable_files": len(errors),
+                "raw_dir": str(raw_dir),
+                "rows_per_file": dg.MetadataValue.md(
+                    "\n".join(f"- {f} ({la}): {n} rows" for f, la, n in per_file.iter_rows())
+                ),
+            },
+        )
     unreadable = pl.DataFrame(errors, schema={"file": pl.String, "problem": pl.String})
     yield result_from_offenders(unreadable, "unreadable export files", "no_unreadable_files")
-    missing = _required_columns_missing(bronze, layouts)
     yield result_from_offenders(missing, "missing required columns", "required_columns_present")

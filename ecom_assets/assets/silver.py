@@ -1,6 +1,10 @@
 """Silver layer: clean canonical order lines and every rejected row with its reason."""
 
+import tempfile
+from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import polars as pl
@@ -49,38 +53,41 @@ def silver_orders(
     bronze: pl.LazyFrame,
     landing_zone: LandingZone,
     lake: Lake,
-) -> tuple[dg.Output[pl.DataFrame], dg.Output[pl.DataFrame]]:
+) -> Iterator[dg.Output[Any]]:
     """Typed, validated, de-duplicated order lines, and the rejected rows with their reasons."""
     loaded = None if config.full_rebuild else _loaded_silver(lake, bronze)
-    if loaded is None:
-        context.log.info("Rebuilding silver from every bronze row")
-        annotated = annotate_orders(bronze, landing_zone.layouts())
-        orders_write, rejected_write = write_metadata("overwrite"), write_metadata("overwrite")
-    else:
-        orders, loaded_until = loaded
-        new_rows = bronze.filter(pl.col("_ingested_at") > loaded_until)
-        annotated = annotate_orders(new_rows, landing_zone.layouts(), orders)
-        orders_write, rejected_write = write_metadata("merge", "line_id"), write_metadata("append")
-    clean, rejected = pl.collect_all(split_orders(annotated), engine="streaming")
-    reasons = rejected.group_by("reason").len().sort("len", descending=True)
-    return (
-        dg.Output(
-            clean,
-            metadata={
-                **orders_write,
-                "added_lines": clean.height,
-                "added_products": clean["product_id"].n_unique(),
-                "added_revenue": round(float(clean["revenue"].sum()), 2),
-            },
-        ),
-        dg.Output(
+    with tempfile.TemporaryDirectory(prefix="ecom-silver-") as scratch:
+        staged = Path(scratch) / "parsed.parquet"
+
+        def stage(parsed: pl.LazyFrame) -> pl.LazyFrame:
+            parsed.sink_parquet(staged, compression="lz4", engine="streaming")
+            return pl.scan_parquet(staged)
+
+        if loaded is None:
+            context.log.info("Rebuilding silver from every bronze row")
+            annotated = annotate_orders(bronze, landing_zone.layouts(), stage=stage)
+            orders: pl.DataFrame | pl.LazyFrame = split_orders(annotated)[0]
+            orders_write, rejected_write = write_metadata("overwrite"), write_metadata("overwrite")
+        else:
+            silver, loaded_until = loaded
+            new_rows = bronze.filter(pl.col("_ingested_at") > loaded_until)
+            annotated = annotate_orders(new_rows, landing_zone.layouts(), silver, stage)
+            orders = split_orders(annotated)[0].collect(engine="streaming")
+            orders_write, rejected_write = (
+                write_metadata("merge", "line_id"),
+                write_metadata("append"),
+            )
+        rejected = split_orders(annotated)[1].collect(engine="streaming")
+        reasons = rejected.group_by("reason").len().sort("len", descending=True)
+        yield dg.Output(orders, output_name="orders", metadata=orders_write)
+        yield dg.Output(
             rejected,
+            output_name="rejected_orders",
             metadata={
                 **rejected_write,
                 **{f"reason_{reason}": count for reason, count in reasons.iter_rows()},
             },
-        ),
-    )
+        )
 
 
 @dg.asset_check(asset=SILVER_ORDERS, blocking=True)

@@ -11,7 +11,7 @@ import codecs
 import csv
 import gzip
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -29,6 +29,7 @@ LINEAGE_SCHEMA: dict[str, pl.DataType] = {
 LINEAGE_COLUMNS = tuple(LINEAGE_SCHEMA)
 SOURCE_HASH = "_source_hash"
 _SNIFF_BYTES = 64 * 1024
+CHUNK_BYTES = 64 * 1024 * 1024
 
 
 class ExportFileError(ValueError):
@@ -135,39 +136,91 @@ def _header_of(data: bytes, layouts: Mapping[str, Layout], name: str) -> tuple[l
     )
 
 
-def _check_not_truncated(text: str, width: int, layout: Layout, name: str) -> None:
-    if text.endswith(("\n", "\r")):
-        return
-    last_line = text.rsplit("\n", 1)[-1]
+def _check_not_truncated(
+    last_line: str, line_number: int, width: int, layout: Layout, name: str
+) -> None:
+    """A file whose last line has no line end and fewer fields than the header was cut short."""
     fields = next(csv.reader([last_line], delimiter=layout.delimiter), [])
     if len(fields) < width:
-        line = text.count("\n") + 1
         raise ExportFileError(
             name,
-            f"the file is truncated: its last line ({line}) ends after {len(fields)} of "
+            f"the file is truncated: its last line ({line_number}) ends after {len(fields)} of "
             f"{width} fields",
         )
 
 
-def _read_csv(data: bytes, layout: Layout, header: list[str], name: str) -> pl.DataFrame:
+def _text_checks(data: bytes, layout: Layout, header: list[str], name: str) -> None:
+    """Decode errors (with their byte and line), a missing last line end, and no rows."""
     text = _decode(data, layout, name)
-    _check_not_truncated(text, len(header), layout, name)
-    utf8 = data if codecs.lookup(layout.encoding).name == "utf-8" else text.encode("utf-8")
+    if not text.endswith(("\n", "\r")):
+        last_line = text.rsplit("\n", 1)[-1]
+        _check_not_truncated(last_line, text.count("\n") + 1, len(header), layout, name)
+    if not text.split("\n", 1)[-1].strip() or "\n" not in text.rstrip("\r\n"):
+        raise ExportFileError(name, "the file has a header but no rows")
+
+
+def _streamed_text_checks(path: Path, header: list[str], layout: Layout, name: str) -> None:
+    """The checks of `_text_checks` on a UTF-8 file read in chunks that end on a line end, so a
+    file of any size is checked in little memory (UTF-8 never splits a character at a newline)."""
+    lines_before, offset, last = 0, 0, b""
+    has_rows = False
+    with path.open("rb") as file:
+        while chunk := file.read(CHUNK_BYTES) + file.readline():
+            try:
+                chunk.decode("utf-8")
+            except UnicodeDecodeError as error:
+                line = lines_before + chunk.count(b"\n", 0, error.start) + 1
+                raise ExportFileError(
+                    name,
+                    f"byte {offset + error.start} (line {line}) is not valid utf-8, the encoding "
+                    f"of layout '{layout.name}'; re-export as utf-8 or add a layout for it",
+                ) from error
+            body = chunk if offset else chunk.split(b"\n", 1)[-1] if b"\n" in chunk else b""
+            has_rows = has_rows or bool(body.strip())
+            lines_before += chunk.count(b"\n")
+            offset += len(chunk)
+            last = chunk
+    if not last.endswith((b"\n", b"\r")):
+        last_line = last.rsplit(b"\n", 1)[-1].decode("utf-8")
+        _check_not_truncated(last_line, lines_before + 1, len(header), layout, name)
+    if not has_rows:
+        raise ExportFileError(name, "the file has a header but no rows")
+
+
+def _csv_error(error: pl.exceptions.PolarsError, layout: Layout, name: str) -> ExportFileError:
+    first = str(error).strip().splitlines()[0]
+    return ExportFileError(name, f"not valid CSV for layout '{layout.name}': {first}")
+
+
+def _read_csv(data: bytes, layout: Layout, header: list[str], name: str) -> pl.LazyFrame:
+    _text_checks(data, layout, header, name)
+    utf8 = (
+        data
+        if codecs.lookup(layout.encoding).name == "utf-8"
+        else data.decode(layout.encoding).encode("utf-8")
+    )
     try:
         frame = pl.read_csv(
             utf8,
             separator=layout.delimiter,
             infer_schema=False,
             empty_string_is_null=False,
-            raise_if_empty=True,
             new_columns=header,
         )
-    except pl.exceptions.NoDataError as error:
-        raise ExportFileError(name, "the file has a header but no rows") from error
     except pl.exceptions.PolarsError as error:
-        first = str(error).strip().splitlines()[0]
-        raise ExportFileError(name, f"not valid CSV for layout '{layout.name}': {first}") from error
-    return frame
+        raise _csv_error(error, layout, name) from error
+    return frame.lazy()
+
+
+def _scan_csv(path: Path, layout: Layout, header: list[str], name: str) -> pl.LazyFrame:
+    _streamed_text_checks(path, header, layout, name)
+    return pl.scan_csv(
+        path,
+        separator=layout.delimiter,
+        infer_schema=False,
+        empty_string_is_null=False,
+        new_columns=header,
+    )
 
 
 def _read_parquet(
@@ -184,10 +237,55 @@ def _read_parquet(
     return frame.select(pl.all().cast(pl.String)), layout
 
 
-def _canonical_header_case(frame: pl.DataFrame, layout: Layout) -> pl.DataFrame:
+def _canonical_header_case(frame: pl.LazyFrame, layout: Layout) -> pl.LazyFrame:
     spelled = {c.casefold(): c for c in layout.source_columns.values()}
-    renames = {c: spelled[c.casefold()] for c in frame.columns if c.casefold() in spelled}
+    columns = frame.collect_schema().names()
+    renames = {c: spelled[c.casefold()] for c in columns if c.casefold() in spelled}
     return frame.rename({old: new for old, new in renames.items() if old != new})
+
+
+def scan_export(
+    path: Path, name: str, layouts: Mapping[str, Layout], ingested_at: datetime
+) -> tuple[pl.LazyFrame, Layout]:
+    """One export file as lazy bronze rows, and its layout (see `read_export`).
+
+    A UTF-8 CSV file is checked in chunks and scanned, never read whole into memory; gzip,
+    other encodings and Parquet files are read eagerly. Raises ExportFileError for what the
+    checks find; parsing errors surface when the rows are collected or sunk (`stage_export`).
+    """
+    if not name.endswith(SUPPORTED_SUFFIXES):
+        raise ExportFileError(name, f"unsupported file type; expected one of {SUPPORTED_SUFFIXES}")
+    if name.endswith(".parquet"):
+        eager, layout = _read_parquet(path, layouts, name)
+        if eager.height == 0:
+            raise ExportFileError(name, "the file has a header but no rows")
+        frame = eager.lazy()
+    elif name.endswith(".gz"):
+        data = _file_bytes(path, name)
+        header, layout = _header_of(data, layouts, name)
+        frame = _read_csv(data, layout, header, name)
+    else:
+        with path.open("rb") as file:
+            head = file.read(_SNIFF_BYTES)
+        header, layout = _header_of(head, layouts, name)
+        frame = (
+            _scan_csv(path, layout, header, name)
+            if codecs.lookup(layout.encoding).name == "utf-8"
+            else _read_csv(_file_bytes(path, name), layout, header, name)
+        )
+    frame = _canonical_header_case(frame, layout)
+    data_columns = frame.collect_schema().names()
+    rows = (
+        frame.with_row_index("_source_row", offset=1)
+        .with_columns(
+            pl.lit(name).alias("_source_file"),
+            pl.col("_source_row").cast(pl.Int64),
+            pl.lit(layout.name).alias("_layout"),
+            pl.lit(ingested_at).dt.replace_time_zone("UTC").alias("_ingested_at"),
+        )
+        .select(*data_columns, *LINEAGE_COLUMNS)
+    )
+    return rows, layout
 
 
 def read_export(
@@ -198,30 +296,30 @@ def read_export(
     `name` is how the file is named in lineage and errors (its path under the landing folder).
     Raises ExportFileError for an unsupported, empty, truncated, undecodable or unknown file.
     """
-    if not name.endswith(SUPPORTED_SUFFIXES):
-        raise ExportFileError(name, f"unsupported file type; expected one of {SUPPORTED_SUFFIXES}")
-    if name.endswith(".parquet"):
-        frame, layout = _read_parquet(path, layouts, name)
-    else:
-        data = _file_bytes(path, name)
-        header, layout = _header_of(data, layouts, name)
-        frame = _read_csv(data, layout, header, name)
-    if frame.height == 0:
-        raise ExportFileError(name, "the file has a header but no rows")
-    return _canonical_header_case(frame, layout).with_columns(
-        pl.lit(name).alias("_source_file"),
-        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_source_row"),
-        pl.lit(layout.name).alias("_layout"),
-        pl.lit(ingested_at).dt.replace_time_zone("UTC").alias("_ingested_at"),
-    )
+    frame, layout = scan_export(path, name, layouts, ingested_at)
+    try:
+        return frame.collect()
+    except pl.exceptions.PolarsError as error:
+        raise _csv_error(error, layout, name) from error
 
 
-def combine_exports(frames: list[pl.DataFrame]) -> pl.DataFrame:
-    """Bronze orders from the frames of several files: the union of their columns, lineage last
+def stage_export(
+    path: Path, name: str, layouts: Mapping[str, Layout], ingested_at: datetime, target: Path
+) -> None:
+    """Stream one export's bronze rows into a Parquet file at `target`, in little memory."""
+    frame, layout = scan_export(path, name, layouts, ingested_at)
+    try:
+        frame.sink_parquet(target, compression="lz4", engine="streaming")
+    except pl.exceptions.PolarsError as error:
+        raise _csv_error(error, layout, name) from error
+
+
+def combine_exports(frames: Sequence[pl.DataFrame | pl.LazyFrame]) -> pl.LazyFrame:
+    """Bronze orders from the rows of several files: the union of their columns, lineage last
     (the lineage columns, then the file's content hash when the frames carry it)."""
     if not frames:
-        return pl.DataFrame(schema={**LINEAGE_SCHEMA, SOURCE_HASH: pl.String()})
-    combined = pl.concat(frames, how="diagonal")
-    last = [*LINEAGE_COLUMNS, *([SOURCE_HASH] if SOURCE_HASH in combined.columns else [])]
-    data_columns = [c for c in combined.columns if c not in last]
-    return combined.select(*data_columns, *last)
+        return pl.LazyFrame(schema={**LINEAGE_SCHEMA, SOURCE_HASH: pl.String()})
+    combined = pl.concat([frame.lazy() for frame in frames], how="diagonal")
+    columns = combined.collect_schema().names()
+    last = [*LINEAGE_COLUMNS, *([SOURCE_HASH] if SOURCE_HASH in columns else [])]
+    return combined.select(*(c for c in columns if c not in last), *last)

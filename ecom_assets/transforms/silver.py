@@ -10,7 +10,7 @@ spellings are honoured, so loading file by file gives the tables of loading all 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import polars as pl
@@ -56,6 +56,7 @@ REJECTED_COLUMNS = {
 }
 _OPTIONAL_TEXT_FIELDS = ("customer_id", "payment_method", "city")
 RAW_PREFIX = "_raw/"
+ROW_KEY = ["_source_file", "_source_row", "_ingested_at"]
 
 
 @dataclass(frozen=True)
@@ -243,18 +244,25 @@ def _canonical_hash() -> pl.Expr:
 
 def _normalise_categories(frame: pl.LazyFrame, loaded: pl.LazyFrame | None) -> pl.LazyFrame:
     """Each category spelling becomes the most common spelling among rows with the same key, or
-    the spelling silver already uses for that key, so a new file never renames loaded lines."""
-    keyed = frame.with_columns(category_key(pl.col("_category_text")).alias("_category_key"))
-    spellings = (
-        keyed.group_by("_category_key", "_category_text")
+    the spelling silver already uses for that key, so a new file never renames loaded lines.
+
+    The spellings are counted first (a small result), then mapped row by row, so the rows stream.
+    """
+    counts = (
+        frame.group_by("_category_text")
         .agg(pl.len().alias("_n"))
-        .sort(["_category_key", "_n", "_category_text"], descending=[False, True, False])
+        .with_columns(category_key(pl.col("_category_text")).alias("_category_key"))
+        .collect(engine="streaming")
+    )
+    spellings = (
+        counts.sort(["_category_key", "_n", "_category_text"], descending=[False, True, False])
         .group_by("_category_key", maintain_order=True)
         .agg(pl.col("_category_text").first().alias("category"))
     )
     if loaded is not None:
         in_silver = (
             loaded.select(pl.col("category").unique())
+            .collect(engine="streaming")
             .with_columns(category_key(pl.col("category")).alias("_category_key"))
             .group_by("_category_key")
             .agg(pl.col("category").min().alias("_loaded_category"))
@@ -262,53 +270,85 @@ def _normalise_categories(frame: pl.LazyFrame, loaded: pl.LazyFrame | None) -> p
         spellings = spellings.join(in_silver, on="_category_key", how="left").select(
             "_category_key", pl.coalesce("_loaded_category", "category").alias("category")
         )
-    return keyed.join(spellings, on="_category_key", how="left", maintain_order="left")
+    mapping = counts.join(spellings, on="_category_key").select("_category_text", "category")
+    return frame.join(mapping.lazy(), on="_category_text", how="left")
+
+
+def _duplicate_reasons(suspects: pl.DataFrame, loaded_hashes: pl.DataFrame) -> pl.DataFrame:
+    """Among good rows sharing a line key, the duplicates (a key silver already holds, or every
+    row after the first in file-name then row order), each as an exact copy or a re-send."""
+    file_rank = pl.col("_source_file").rank("dense").cast(pl.Int64)
+    ordered = suspects.with_columns(
+        (file_rank * 10_000_000_000 + pl.col("_source_row")).alias("_position"),
+        _canonical_hash().alias("_row_hash"),
+    ).join(loaded_hashes, on="line_id", how="left")
+    first = pl.col("_position").min().over("line_id")
+    first_hash = pl.coalesce(
+        pl.col("_loaded_hash"),
+        pl.col("_row_hash").get(pl.col("_position").arg_min()).over("line_id"),
+    )
+    duplicate = (pl.col("_position") != first) | pl.col("_loaded_hash").is_not_null()
+    exact_copy = pl.col("_row_hash") == first_hash
+    reason = pl.when(exact_copy).then(pl.lit("duplicate_row")).otherwise(pl.lit("resent_line"))
+    return (
+        ordered.with_columns(reason.alias("_duplicate"), duplicate.alias("_is_duplicate"))
+        .filter(pl.col("_is_duplicate"))
+        .select(*ROW_KEY, "_duplicate")
+    )
 
 
 def _flag_duplicates(frame: pl.LazyFrame, loaded: pl.LazyFrame | None) -> pl.LazyFrame:
-    """Among good rows, every row whose line key silver already holds, and every later row (in
-    file-name then row order) with a key seen earlier in the batch, is a duplicate: an exact copy
-    of the first one, or a re-send with other values."""
-    file_rank = pl.col("_source_file").rank("dense").cast(pl.Int64)
-    ordered = frame.with_columns(
-        (file_rank * 10_000_000_000 + pl.col("_source_row")).alias("_position"),
-        _canonical_hash().alias("_row_hash"),
-        pl.col("reason").is_null().alias("_good"),
+    """Among good rows, every row whose line key silver already holds, and every later row with a
+    key seen earlier in the batch, is a duplicate: an exact copy of the first one, or a re-send.
+
+    Keys are counted by their 64-bit hash (a tenth of the memory of the keys themselves); only
+    the rows whose key hash repeats (few) are compared, by key, in memory; the rest stream past."""
+    good = frame.filter(pl.col("reason").is_null()).with_columns(
+        pl.col("line_id").hash().alias("_key_hash")
     )
-    if loaded is None:
-        ordered = ordered.with_columns(pl.lit(None, pl.UInt64).alias("_loaded_hash"))
-    else:
-        new_keys = ordered.filter(pl.col("_good")).select(pl.col("line_id").unique())
-        loaded_hashes = loaded.join(new_keys, on="line_id", how="semi").select(
-            "line_id", _canonical_hash().alias("_loaded_hash")
+    key_counts = good.group_by("_key_hash").agg(pl.len().alias("_n"))
+    repeated = key_counts.filter(pl.col("_n") > 1).select("_key_hash")
+    loaded_hashes = pl.DataFrame(schema={"line_id": pl.String, "_loaded_hash": pl.UInt64})
+    if loaded is not None:
+        loaded_hashes = (
+            loaded.join(good.select("line_id"), on="line_id", how="semi")
+            .select("line_id", _canonical_hash().alias("_loaded_hash"))
+            .collect(engine="streaming")
         )
-        ordered = ordered.join(loaded_hashes, on="line_id", how="left", maintain_order="left")
-    group = ["line_id", "_good"]
-    first = pl.col("_position").min().over(group)
-    first_hash = pl.coalesce(
-        pl.col("_loaded_hash"), pl.col("_row_hash").get(pl.col("_position").arg_min()).over(group)
+        in_silver = loaded_hashes.lazy().select(pl.col("line_id").hash().alias("_key_hash"))
+        repeated = pl.concat([repeated, in_silver]).unique()
+    suspect_keys = repeated.collect(engine="streaming")
+    suspects = (
+        good.join(suspect_keys.lazy(), on="_key_hash", how="semi")
+        .drop("_key_hash")
+        .collect(engine="streaming")
     )
-    duplicate = pl.col("_good") & (
-        (pl.col("_position") != first) | pl.col("_loaded_hash").is_not_null()
+    duplicates = _duplicate_reasons(suspects, loaded_hashes)
+    is_duplicate = pl.col("_duplicate").is_not_null()
+    return frame.join(duplicates.lazy(), on=ROW_KEY, how="left").with_columns(
+        pl.coalesce("_duplicate", "reason").alias("reason"),
+        pl.when(is_duplicate).then(pl.lit("line_id")).otherwise(pl.col("field")).alias("field"),
+        pl.when(is_duplicate).then(pl.col("line_id")).otherwise(pl.col("value")).alias("value"),
     )
-    exact_copy = pl.col("_row_hash") == first_hash
-    return ordered.with_columns(
-        pl.when(duplicate)
-        .then(pl.when(exact_copy).then(pl.lit("duplicate_row")).otherwise(pl.lit("resent_line")))
-        .otherwise(pl.col("reason"))
-        .alias("reason"),
-        pl.when(duplicate).then(pl.lit("line_id")).otherwise(pl.col("field")).alias("field"),
-        pl.when(duplicate).then(pl.col("line_id")).otherwise(pl.col("value")).alias("value"),
-    )
+
+
+def _in_memory(frame: pl.LazyFrame) -> pl.LazyFrame:
+    return frame
 
 
 def annotate_orders(
-    bronze: pl.LazyFrame, layouts: Mapping[str, Layout], loaded: pl.LazyFrame | None = None
+    bronze: pl.LazyFrame,
+    layouts: Mapping[str, Layout],
+    loaded: pl.LazyFrame | None = None,
+    stage: Callable[[pl.LazyFrame], pl.LazyFrame] = _in_memory,
 ) -> pl.LazyFrame:
     """Every bronze row with canonical fields, a normalised category and its rejection reason.
 
     `loaded` is silver as already loaded when `bronze` holds only new rows: its category
-    spellings stay, and a line key it holds makes a new row a duplicate or a re-send.
+    spellings stay, and a line key it holds makes a new row a duplicate or a re-send. `stage`
+    may write the parsed rows somewhere and return a scan of them (the asset writes a temporary
+    Parquet file): the category and duplicate passes then read columns instead of parsing the
+    bronze text again, and no pass holds every row in memory.
     """
     columns = bronze.collect_schema().names()
     keep = [
@@ -330,7 +370,7 @@ def annotate_orders(
                 **LINEAGE_SCHEMA,
             }
         )
-    combined = pl.concat(per_layout, how="diagonal")
+    combined = stage(pl.concat(per_layout, how="diagonal"))
     return combined.pipe(_normalise_categories, loaded).pipe(_flag_duplicates, loaded)
 
 
@@ -349,7 +389,8 @@ def _raw_values(columns: list[str]) -> pl.Expr:
 
 
 def split_orders(annotated: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    """(silver orders, rejected orders) from an annotated frame: good rows and the rest.
+    """(silver orders, rejected orders) from an annotated frame: good rows (in no particular
+    order) and the rest, in file and row order.
 
     The raw fields are encoded as JSON for rejected rows only (a few percent of the rows)."""
     silver = annotated.filter(pl.col("reason").is_null()).select(
@@ -360,5 +401,6 @@ def split_orders(annotated: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
         annotated.filter(pl.col("reason").is_not_null())
         .with_columns(raw_values)
         .select(*(pl.col(c).cast(t) for c, t in REJECTED_COLUMNS.items()), *LINEAGE_COLUMNS)
+        .sort(ROW_KEY)
     )
     return silver, rejected

@@ -71,7 +71,7 @@ def build_lake(root: Path, rows: int = 20_000, seed: int = 11) -> Path:
     generate_orders(export, rows=rows, seed=seed)
     bronze = combine_exports(
         [read_export(export, export.name, load_layouts(), datetime(2026, 11, 1, tzinfo=UTC))]
-    )
+    ).collect()
     silver, rejected = pl.collect_all(split_orders(annotate_orders(bronze.lazy(), load_layouts())))
     as_of = gold.default_as_of_date(silver.lazy())
     assert as_of is not None
