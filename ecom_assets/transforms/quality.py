@@ -26,9 +26,17 @@ REVENUE_TOLERANCE = 0.005
 
 
 def duplicated_line_ids(silver: pl.LazyFrame) -> pl.DataFrame:
-    """Silver lines whose line_id is not unique."""
+    """Silver lines whose line_id is not unique.
+
+    Keys are first counted by their hash (little memory at any size); only the lines whose key
+    hash repeats are then compared by key."""
+    hashed = silver.with_columns(pl.col("line_id").hash().alias("_key_hash"))
+    repeated = (
+        hashed.group_by("_key_hash").agg(pl.len().alias("_n")).filter(pl.col("_n") > 1).collect()
+    )
     return (
-        silver.filter(pl.len().over("line_id") > 1)
+        hashed.join(repeated.lazy(), on="_key_hash", how="semi")
+        .filter(pl.len().over("line_id") > 1)
         .select("line_id", "order_id", "product_id", "_source_file", "_source_row")
         .sort("line_id", "_source_file", "_source_row")
         .collect()
