@@ -43,19 +43,12 @@ def _write_frame(
     frame: pl.DataFrame, uri: str, options: dict[str, str] | None, mode: str, merge_key: str
 ) -> None:
     """One commit: replace the table, append the rows, or insert the rows whose key is new."""
-    if mode == "overwrite":
+    if mode in ("overwrite", "append") and (frame.height or mode == "overwrite"):
         frame.write_delta(
             uri,
-            mode="overwrite",
+            mode="overwrite" if mode == "overwrite" else "append",
             storage_options=options,
-            delta_write_options={"schema_mode": "overwrite"},
-        )
-    elif frame.height and mode == "append":
-        frame.write_delta(
-            uri,
-            mode="append",
-            storage_options=options,
-            delta_write_options={"schema_mode": "merge"},
+            delta_write_options={"schema_mode": "overwrite" if mode == "overwrite" else "merge"},
         )
     elif frame.height and mode == "merge":
         frame.write_delta(

@@ -13,16 +13,8 @@ from deltalake import DeltaTable
 
 from ecom_assets.definitions import ASSETS, build_defs
 from ecom_assets.generate import generate_orders
+from ecom_assets_tests.test_pipeline import TABLES
 
-TABLES = [
-    ("bronze", "orders"),
-    ("silver", "orders"),
-    ("silver", "rejected_orders"),
-    ("gold", "daily_product_sales"),
-    ("gold", "monthly_sales"),
-    ("gold", "product_metrics"),
-    ("gold", "category_metrics"),
-]
 MEDALLION = dg.AssetSelection.groups("bronze", "silver", "gold")
 FULL_REBUILD = {
     "ops": {

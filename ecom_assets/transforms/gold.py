@@ -43,9 +43,17 @@ def _sales_to_date(silver: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
 
 
 def product_dimension(silver: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per product: its latest name and its most frequent category."""
+    """One row per product: its latest name and its most frequent category.
+
+    The latest name is looked for among the lines of the product's last day only, so no group
+    holds all its lines in memory."""
+    last_day = silver.group_by("product_id").agg(pl.col("order_date").max())
     latest = ["order_date", "_source_file", "_source_row"]
-    names = silver.group_by("product_id").agg(pl.col("product_name").top_k_by(latest, k=1).first())
+    names = (
+        silver.join(last_day, on=["product_id", "order_date"], how="semi")
+        .group_by("product_id")
+        .agg(pl.col("product_name").top_k_by(latest, k=1).first())
+    )
     categories = (
         silver.group_by("product_id", "category")
         .agg(pl.len().alias("_lines"))
