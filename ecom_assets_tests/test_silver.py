@@ -12,8 +12,9 @@ GOOD = "ORD-1,2024-01-05,C1,Aurora Lamp,Home & Kitchen,10.00,2,20.00,4.5,10,PayP
 
 
 def _clean(bronze: pl.DataFrame, layouts) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Silver lines (in file and row order: the table itself has no order) and rejected rows."""
     silver, rejected = split_orders(annotate_orders(bronze.lazy(), layouts))
-    return silver.collect(), rejected.collect()
+    return silver.sort("_source_file", "_source_row").collect(), rejected.collect()
 
 
 def _variant(**changes: str) -> str:
