@@ -66,18 +66,17 @@ def silver_orders(
         if loaded is None:
             context.log.info("Rebuilding silver from every bronze row")
             annotated = annotate_orders(bronze, landing_zone.layouts(), stage=stage)
-            orders: pl.DataFrame | pl.LazyFrame = split_orders(annotated)[0]
             orders_write, rejected_write = write_metadata("overwrite"), write_metadata("overwrite")
         else:
             silver, loaded_until = loaded
             new_rows = bronze.filter(pl.col("_ingested_at") > loaded_until)
             annotated = annotate_orders(new_rows, landing_zone.layouts(), silver, stage)
-            orders = split_orders(annotated)[0].collect(engine="streaming")
             orders_write, rejected_write = (
                 write_metadata("merge", "line_id"),
                 write_metadata("append"),
             )
-        rejected = split_orders(annotated)[1].collect(engine="streaming")
+        orders, rejected_rows = split_orders(annotated)
+        rejected = rejected_rows.collect(engine="streaming")
         reasons = rejected.group_by("reason").len().sort("len", descending=True)
         yield dg.Output(orders, output_name="orders", metadata=orders_write)
         yield dg.Output(

@@ -11,9 +11,11 @@ import codecs
 import csv
 import gzip
 import hashlib
+import io
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import polars as pl
 
@@ -96,18 +98,6 @@ def _file_bytes(path: Path, name: str) -> bytes:
     return data
 
 
-def _decode(data: bytes, layout: Layout, name: str) -> str:
-    try:
-        return data.decode(layout.encoding)
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        raise ExportFileError(
-            name,
-            f"byte {error.start} (line {line}) is not valid {layout.encoding}, the encoding of "
-            f"layout '{layout.name}'; re-export as {layout.encoding} or add a layout for it",
-        ) from error
-
-
 def _header_of(data: bytes, layouts: Mapping[str, Layout], name: str) -> tuple[list[str], Layout]:
     head = data[:_SNIFF_BYTES]
     if not head.strip():
@@ -149,39 +139,32 @@ def _check_not_truncated(
         )
 
 
-def _text_checks(data: bytes, layout: Layout, header: list[str], name: str) -> None:
-    """Decode errors (with their byte and line), a missing last line end, and no rows."""
-    text = _decode(data, layout, name)
-    if not text.endswith(("\n", "\r")):
-        last_line = text.rsplit("\n", 1)[-1]
-        _check_not_truncated(last_line, text.count("\n") + 1, len(header), layout, name)
-    if not text.split("\n", 1)[-1].strip() or "\n" not in text.rstrip("\r\n"):
-        raise ExportFileError(name, "the file has a header but no rows")
+def _text_checks(file: BinaryIO, layout: Layout, header: list[str], name: str) -> None:
+    """Decode errors (with their byte and line), a last line cut short, and no rows.
 
-
-def _streamed_text_checks(path: Path, header: list[str], layout: Layout, name: str) -> None:
-    """The checks of `_text_checks` on a UTF-8 file read in chunks that end on a line end, so a
-    file of any size is checked in little memory (UTF-8 never splits a character at a newline)."""
+    The file is read in chunks that end on a line end, so a file of any size is checked in
+    little memory (in the layouts' encodings, UTF-8 and single-byte ones, no character contains
+    a newline byte)."""
     lines_before, offset, last = 0, 0, b""
     has_rows = False
-    with path.open("rb") as file:
-        while chunk := file.read(CHUNK_BYTES) + file.readline():
-            try:
-                chunk.decode("utf-8")
-            except UnicodeDecodeError as error:
-                line = lines_before + chunk.count(b"\n", 0, error.start) + 1
-                raise ExportFileError(
-                    name,
-                    f"byte {offset + error.start} (line {line}) is not valid utf-8, the encoding "
-                    f"of layout '{layout.name}'; re-export as utf-8 or add a layout for it",
-                ) from error
-            body = chunk if offset else chunk.split(b"\n", 1)[-1] if b"\n" in chunk else b""
-            has_rows = has_rows or bool(body.strip())
-            lines_before += chunk.count(b"\n")
-            offset += len(chunk)
-            last = chunk
+    while chunk := file.read(CHUNK_BYTES) + file.readline():
+        try:
+            chunk.decode(layout.encoding)
+        except UnicodeDecodeError as error:
+            line = lines_before + chunk.count(b"\n", 0, error.start) + 1
+            raise ExportFileError(
+                name,
+                f"byte {offset + error.start} (line {line}) is not valid {layout.encoding}, the "
+                f"encoding of layout '{layout.name}'; re-export as {layout.encoding} or add a "
+                "layout for it",
+            ) from error
+        body = chunk if offset else chunk.split(b"\n", 1)[-1] if b"\n" in chunk else b""
+        has_rows = has_rows or bool(body.strip())
+        lines_before += chunk.count(b"\n")
+        offset += len(chunk)
+        last = chunk
     if not last.endswith((b"\n", b"\r")):
-        last_line = last.rsplit(b"\n", 1)[-1].decode("utf-8")
+        last_line = last.rsplit(b"\n", 1)[-1].decode(layout.encoding)
         _check_not_truncated(last_line, lines_before + 1, len(header), layout, name)
     if not has_rows:
         raise ExportFileError(name, "the file has a header but no rows")
@@ -193,7 +176,7 @@ def _csv_error(error: pl.exceptions.PolarsError, layout: Layout, name: str) -> E
 
 
 def _read_csv(data: bytes, layout: Layout, header: list[str], name: str) -> pl.LazyFrame:
-    _text_checks(data, layout, header, name)
+    _text_checks(io.BytesIO(data), layout, header, name)
     utf8 = (
         data
         if codecs.lookup(layout.encoding).name == "utf-8"
@@ -213,7 +196,8 @@ def _read_csv(data: bytes, layout: Layout, header: list[str], name: str) -> pl.L
 
 
 def _scan_csv(path: Path, layout: Layout, header: list[str], name: str) -> pl.LazyFrame:
-    _streamed_text_checks(path, header, layout, name)
+    with path.open("rb") as file:
+        _text_checks(file, layout, header, name)
     return pl.scan_csv(
         path,
         separator=layout.delimiter,

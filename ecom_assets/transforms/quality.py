@@ -9,6 +9,7 @@ from __future__ import annotations
 import polars as pl
 
 from ecom_assets.transforms.gold import money_sum
+from ecom_assets.transforms.silver import repeated_key_hashes, rows_with_key_hashes
 
 SILVER_KEY_COLUMNS = (
     "order_id",
@@ -30,12 +31,9 @@ def duplicated_line_ids(silver: pl.LazyFrame) -> pl.DataFrame:
 
     Keys are first counted by their hash (little memory at any size); only the lines whose key
     hash repeats are then compared by key."""
-    hashed = silver.with_columns(pl.col("line_id").hash().alias("_key_hash"))
-    repeated = (
-        hashed.group_by("_key_hash").agg(pl.len().alias("_n")).filter(pl.col("_n") > 1).collect()
-    )
+    repeated = repeated_key_hashes(silver, "line_id").collect()
     return (
-        hashed.join(repeated.lazy(), on="_key_hash", how="semi")
+        rows_with_key_hashes(silver, "line_id", repeated)
         .filter(pl.len().over("line_id") > 1)
         .select("line_id", "order_id", "product_id", "_source_file", "_source_row")
         .sort("line_id", "_source_file", "_source_row")

@@ -57,6 +57,7 @@ REJECTED_COLUMNS = {
 _OPTIONAL_TEXT_FIELDS = ("customer_id", "payment_method", "city")
 RAW_PREFIX = "_raw/"
 ROW_KEY = ["_source_file", "_source_row", "_ingested_at"]
+KEY_HASH = "_key_hash"
 
 
 @dataclass(frozen=True)
@@ -274,6 +275,29 @@ def _normalise_categories(frame: pl.LazyFrame, loaded: pl.LazyFrame | None) -> p
     return frame.join(mapping.lazy(), on="_category_text", how="left")
 
 
+def repeated_key_hashes(frame: pl.LazyFrame, key: str) -> pl.LazyFrame:
+    """The 64-bit hashes (column KEY_HASH) of the `key` values that occur more than once.
+
+    Counting hashes takes a tenth of the memory of counting the keys themselves; a hash collision
+    only brings two more rows into the exact comparison by key that follows
+    (`rows_with_key_hashes`)."""
+    return (
+        frame.group_by(pl.col(key).hash().alias(KEY_HASH))
+        .agg(pl.len().alias("_n"))
+        .filter(pl.col("_n") > 1)
+        .select(KEY_HASH)
+    )
+
+
+def rows_with_key_hashes(frame: pl.LazyFrame, key: str, hashes: pl.DataFrame) -> pl.LazyFrame:
+    """The rows of `frame` whose `key` hashes to one of `hashes` (a KEY_HASH column)."""
+    return (
+        frame.with_columns(pl.col(key).hash().alias(KEY_HASH))
+        .join(hashes.lazy(), on=KEY_HASH, how="semi")
+        .drop(KEY_HASH)
+    )
+
+
 def _duplicate_reasons(suspects: pl.DataFrame, loaded_hashes: pl.DataFrame) -> pl.DataFrame:
     """Among good rows sharing a line key, the duplicates (a key silver already holds, or every
     row after the first in file-name then row order), each as an exact copy or a re-send."""
@@ -301,13 +325,10 @@ def _flag_duplicates(frame: pl.LazyFrame, loaded: pl.LazyFrame | None) -> pl.Laz
     """Among good rows, every row whose line key silver already holds, and every later row with a
     key seen earlier in the batch, is a duplicate: an exact copy of the first one, or a re-send.
 
-    Keys are counted by their 64-bit hash (a tenth of the memory of the keys themselves); only
-    the rows whose key hash repeats (few) are compared, by key, in memory; the rest stream past."""
-    good = frame.filter(pl.col("reason").is_null()).with_columns(
-        pl.col("line_id").hash().alias("_key_hash")
-    )
-    key_counts = good.group_by("_key_hash").agg(pl.len().alias("_n"))
-    repeated = key_counts.filter(pl.col("_n") > 1).select("_key_hash")
+    Only the rows whose key hash repeats (few) are compared, by key, in memory; the rest stream
+    past (see `repeated_key_hashes`)."""
+    good = frame.filter(pl.col("reason").is_null())
+    repeated = repeated_key_hashes(good, "line_id")
     loaded_hashes = pl.DataFrame(schema={"line_id": pl.String, "_loaded_hash": pl.UInt64})
     if loaded is not None:
         loaded_hashes = (
@@ -315,14 +336,10 @@ def _flag_duplicates(frame: pl.LazyFrame, loaded: pl.LazyFrame | None) -> pl.Laz
             .select("line_id", _canonical_hash().alias("_loaded_hash"))
             .collect(engine="streaming")
         )
-        in_silver = loaded_hashes.lazy().select(pl.col("line_id").hash().alias("_key_hash"))
+        in_silver = loaded_hashes.lazy().select(pl.col("line_id").hash().alias(KEY_HASH))
         repeated = pl.concat([repeated, in_silver]).unique()
     suspect_keys = repeated.collect(engine="streaming")
-    suspects = (
-        good.join(suspect_keys.lazy(), on="_key_hash", how="semi")
-        .drop("_key_hash")
-        .collect(engine="streaming")
-    )
+    suspects = rows_with_key_hashes(good, "line_id", suspect_keys).collect(engine="streaming")
     duplicates = _duplicate_reasons(suspects, loaded_hashes)
     is_duplicate = pl.col("_duplicate").is_not_null()
     return frame.join(duplicates.lazy(), on=ROW_KEY, how="left").with_columns(
