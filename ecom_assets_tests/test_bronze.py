@@ -1,6 +1,7 @@
 """Reading export files: layout detection, spreadsheet quirks and every bad-file case."""
 
 import gzip
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -33,11 +34,6 @@ def _read(path: Path, layouts) -> pl.DataFrame:
             "truncated.csv",
             original_csv(GOOD_LINE).encode() + b"ORD-2,2024-01-06,C2,Aurora La",
             "truncated: its last line (3) ends after 4 of 12 fields",
-        ),
-        (
-            "latin1.csv",
-            original_csv(GOOD_LINE.replace("Aurora", "Caf\xe9")).encode("latin-1"),
-            "is not valid utf-8",
         ),
         ("image.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "not a CSV text file"),
         ("notes.txt", b"just some notes\n", "unsupported file type"),
@@ -206,21 +202,40 @@ def test_bad_layout_files_are_refused_with_the_setting_at_fault(data, message: s
     assert message in str(caught.value)
 
 
+def _chunked_with_byte(byte: int) -> tuple[bytes, int]:
+    """An original-layout export of 50 UTF-8 lines with one byte replaced on line 39."""
+    lines = [GOOD_LINE.replace("ORD-1", f"ORD-{n}") for n in range(50)]
+    text = "\n".join([ORIGINAL_HEADER, *lines]) + "\n"
+    data = bytearray(text.encode("utf-8"))
+    at = data.index(b"ORD-37,") + 2
+    data[at] = byte
+    return bytes(data), at
+
+
 def test_a_bad_byte_deep_in_a_file_read_in_chunks_is_named_by_byte_and_line(
     write_file, layouts, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(bronze_transforms, "CHUNK_BYTES", 64)
-    lines = [GOOD_LINE.replace("ORD-1", f"ORD-{n}") for n in range(50)]
-    text = "\n".join([ORIGINAL_HEADER, *lines]) + "\n"
-    data = bytearray(text.encode("utf-8"))
-    bad_at = data.index(b"ORD-37,") + 2
-    data[bad_at] = 0xE9
-    path = write_file("big.csv", bytes(data))
-    expected_line = bytes(data[:bad_at]).count(b"\n") + 1
+    data, bad_at = _chunked_with_byte(0xE9)
+    path = write_file("big.csv", data)
+    expected_line = data[:bad_at].count(b"\n") + 1
+    utf8_only = {**layouts, "original": replace(layouts["original"], encoding="utf-8")}
     with pytest.raises(ExportFileError) as caught:
-        _read(path, layouts)
+        _read(path, utf8_only)
     assert f"byte {bad_at} (line {expected_line}) is not valid utf-8" in caught.value.problem
+    assert "of layout 'original'" in caught.value.problem
     assert expected_line == 39
+
+
+def test_an_auto_encoding_file_that_stops_being_utf8_deep_inside_is_read_in_the_detected_one(
+    write_file, layouts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bronze_transforms, "CHUNK_BYTES", 64)
+    data, _ = _chunked_with_byte(0xE9)
+    frame = _read(write_file("big.csv", data), layouts)
+    assert frame.height == 50
+    assert frame["OrderID"][37] == "OR\u00e9-37"
+    assert frame["_source_encoding"].unique().to_list() == ["cp1252"]
 
 
 def test_a_file_read_in_chunks_gives_the_rows_of_one_read(

@@ -13,6 +13,7 @@ from ecom_assets.assets.checks import result_from_offenders
 from ecom_assets.layouts import Layout
 from ecom_assets.resources import Lake, LandingZone, write_metadata
 from ecom_assets.transforms.bronze import (
+    SOURCE_ENCODING,
     SOURCE_HASH,
     ExportFileError,
     combine_exports,
@@ -101,7 +102,18 @@ def bronze_orders(
         if skipped:
             context.log.info(f"{len(skipped)} export(s) already ingested, not read again")
         bronze = combine_exports(staged)
-        per_file = bronze.group_by("_source_file", "_layout").len().sort("_source_file").collect()
+        per_file = (
+            bronze.group_by("_source_file", "_layout", SOURCE_ENCODING)
+            .len()
+            .sort("_source_file")
+            .collect()
+        )
+        files_read = dg.MetadataValue.md(
+            "\n".join(
+                f"- {file} ({layout}, {encoding or 'parquet'}): {rows} rows"
+                for file, layout, encoding, rows in per_file.iter_rows()
+            )
+        )
         missing = _required_columns_missing(bronze, layouts)
         yield dg.Output(
             bronze if staged else bronze.collect(),  # an empty frame appends no commit
@@ -111,11 +123,19 @@ def bronze_orders(
                 "already_ingested_files": len(skipped),
                 "unreadable_files": len(errors),
                 "raw_dir": str(raw_dir),
-                "rows_per_file": dg.MetadataValue.md(
-                    "\n".join(f"- {f} ({la}): {n} rows" for f, la, n in per_file.iter_rows())
-                ),
+                "rows_per_file": files_read,
             },
         )
     unreadable = pl.DataFrame(errors, schema={"file": pl.String, "problem": pl.String})
-    yield result_from_offenders(unreadable, "unreadable export files", "no_unreadable_files")
+    yield result_from_offenders(
+        unreadable,
+        "unreadable export files",
+        "no_unreadable_files",
+        metadata={
+            "files_read": files_read,
+            "unreadable": dg.MetadataValue.md(
+                "\n".join(f"- {e['file']}: {e['problem']}" for e in errors) or "none"
+            ),
+        },
+    )
     yield result_from_offenders(missing, "missing required columns", "required_columns_present")

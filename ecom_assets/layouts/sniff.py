@@ -55,7 +55,9 @@ def sniff_delimiter(text: str) -> str:
         lines = lines[:-1]
 
     def fit(delimiter: str) -> tuple[int, int]:
-        widths = [len(row) for row in csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter)]
+        widths = [
+            len(row) for row in csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter)
+        ]
         if not widths or widths[0] < 2:
             return (0, 0)
         return (sum(width == widths[0] for width in widths), widths[0])

@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import io
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -20,6 +21,7 @@ from typing import BinaryIO
 import polars as pl
 
 from ecom_assets.layouts import Layout
+from ecom_assets.layouts.sniff import AUTO, detect_encoding, sniff_delimiter
 
 SUPPORTED_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 LINEAGE_SCHEMA: dict[str, pl.DataType] = {
@@ -30,6 +32,8 @@ LINEAGE_SCHEMA: dict[str, pl.DataType] = {
 }
 LINEAGE_COLUMNS = tuple(LINEAGE_SCHEMA)
 SOURCE_HASH = "_source_hash"
+SOURCE_ENCODING = "_source_encoding"
+BRONZE_ONLY_COLUMNS = (SOURCE_HASH, SOURCE_ENCODING)
 _SNIFF_BYTES = 64 * 1024
 CHUNK_BYTES = 64 * 1024 * 1024
 
@@ -98,39 +102,90 @@ def _file_bytes(path: Path, name: str) -> bytes:
     return data
 
 
-def _header_of(data: bytes, layouts: Mapping[str, Layout], name: str) -> tuple[list[str], Layout]:
-    head = data[:_SNIFF_BYTES]
+@dataclass(frozen=True)
+class ExportFormat:
+    """How one CSV file is read: its layout, and the encoding and delimiter it is written in
+    (the layout's own, or sniffed from the file where the layout says `auto`)."""
+
+    layout: Layout
+    encoding: str
+    delimiter: str
+
+    @property
+    def is_utf8(self) -> bool:
+        return codecs.lookup(self.encoding).name in ("utf-8", "utf-8-sig")
+
+
+def _same_codec(a: str, b: str) -> bool:
+    return codecs.lookup(a).name == codecs.lookup(b).name
+
+
+def _sniffed(head: bytes, name: str) -> tuple[str, str | None]:
+    """(encoding, delimiter) sniffed from the file's first bytes (delimiter None if undecided)."""
+    try:
+        encoding = detect_encoding(head)
+    except ValueError as error:
+        raise ExportFileError(name, str(error)) from error
+    try:
+        delimiter: str | None = sniff_delimiter(head.decode(encoding, "replace"))
+    except ValueError:
+        delimiter = None
+    return encoding, delimiter
+
+
+def _header_of(
+    head: bytes, layouts: Mapping[str, Layout], name: str
+) -> tuple[list[str], ExportFormat]:
+    """The header of a CSV file and how to read it: the first (encoding, delimiter) under which
+    the header matches a layout that allows them (its own, or the sniffed ones for `auto`)."""
     if not head.strip():
         raise ExportFileError(name, "the file is empty")
     if b"\x00" in head:
         raise ExportFileError(name, "not a CSV text file (it contains binary data)")
+    encoding, delimiter = _sniffed(head, name)
     first_line = head.splitlines()[0]
-    tried: list[str] = []
-    for delimiter, encoding in sorted({(la.delimiter, la.encoding) for la in layouts.values()}):
+    fixed = {(la.encoding, la.delimiter) for la in layouts.values()}
+    encodings = [encoding, *sorted({e for e, _ in fixed if e != AUTO} - {encoding})]
+    delimiters = [d for d in dict.fromkeys([delimiter, *sorted(d for _, d in fixed)]) if d]
+    headers: dict[str, list[str]] = {}
+    for file_encoding in encodings:
         try:
-            text = first_line.decode(encoding)
+            text = first_line.decode(file_encoding)
         except UnicodeDecodeError:
             continue
-        header = [_normalise_header(h) for h in next(csv.reader([text], delimiter=delimiter))]
-        tried.append(", ".join(header))
-        layout = match_layout(header, layouts)
-        if layout is not None and layout.delimiter == delimiter:
-            return header, layout
-    if not tried:
+        for file_delimiter in (d for d in delimiters if d != AUTO):
+            header = [
+                _normalise_header(h) for h in next(csv.reader([text], delimiter=file_delimiter))
+            ]
+            headers.setdefault(file_delimiter, header)
+            allowed = {
+                key: la
+                for key, la in layouts.items()
+                if (la.encoding == AUTO and file_encoding == encoding)
+                or (la.encoding != AUTO and _same_codec(la.encoding, file_encoding))
+                if (la.delimiter == AUTO and file_delimiter == delimiter)
+                or la.delimiter == file_delimiter
+            }
+            layout = match_layout(header, allowed)
+            if layout is not None:
+                return header, ExportFormat(layout, file_encoding, file_delimiter)
+    if not headers:
         raise ExportFileError(name, "the header line is not text in any known layout's encoding")
-    header = next(csv.reader([first_line.decode("utf-8", "replace")]))
+    header = headers.get(delimiter or ",", next(iter(headers.values())))
+    read_as = f"read as {encoding}" + (f" with delimiter {delimiter!r}" if delimiter else "")
     raise ExportFileError(
         name,
-        f"header [{tried[0]}] matches no known layout ({_nearest_layout_hint(header, layouts)}); "
-        f"known layouts: {sorted(layouts)}",
+        f"header [{', '.join(header)}] ({read_as}) matches no known layout "
+        f"({_nearest_layout_hint(header, layouts)}); known layouts: {sorted(layouts)}; "
+        f"run `ecom layout suggest {name}` to draft a layout for it",
     )
 
 
 def _check_not_truncated(
-    last_line: str, line_number: int, width: int, layout: Layout, name: str
+    last_line: str, line_number: int, width: int, fmt: ExportFormat, name: str
 ) -> None:
     """A file whose last line has no line end and fewer fields than the header was cut short."""
-    fields = next(csv.reader([last_line], delimiter=layout.delimiter), [])
+    fields = next(csv.reader([last_line], delimiter=fmt.delimiter), [])
     if len(fields) < width:
         raise ExportFileError(
             name,
@@ -139,24 +194,31 @@ def _check_not_truncated(
         )
 
 
-def _text_checks(file: BinaryIO, layout: Layout, header: list[str], name: str) -> None:
-    """Decode errors (with their byte and line), a last line cut short, and no rows.
+def _text_checks(file: BinaryIO, fmt: ExportFormat, header: list[str], name: str) -> ExportFormat:
+    """Decode errors (with their byte and line), a last line cut short, and no rows; returns the
+    format to read the file with.
 
     The file is read in chunks that end on a line end, so a file of any size is checked in
-    little memory (in the layouts' encodings, UTF-8 and single-byte ones, no character contains
-    a newline byte)."""
+    little memory (in UTF-8 and single-byte encodings no character contains a newline byte).
+    When the layout's encoding is `auto` and bytes past the sniffed sample are not valid UTF-8,
+    the encoding is detected again from the offending chunk and the whole file checked in it."""
     lines_before, offset, last = 0, 0, b""
     has_rows = False
     while chunk := file.read(CHUNK_BYTES) + file.readline():
         try:
-            chunk.decode(layout.encoding)
+            chunk.decode(fmt.encoding)
         except UnicodeDecodeError as error:
+            redetected = detect_encoding(chunk) if fmt.layout.encoding == AUTO else fmt.encoding
+            if not _same_codec(redetected, fmt.encoding):
+                file.seek(0)
+                retry = ExportFormat(fmt.layout, redetected, fmt.delimiter)
+                return _text_checks(file, retry, header, name)
             line = lines_before + chunk.count(b"\n", 0, error.start) + 1
+            source = "detected" if fmt.layout.encoding == AUTO else f"of layout '{fmt.layout.name}'"
             raise ExportFileError(
                 name,
-                f"byte {offset + error.start} (line {line}) is not valid {layout.encoding}, the "
-                f"encoding of layout '{layout.name}'; re-export as {layout.encoding} or add a "
-                "layout for it",
+                f"byte {offset + error.start} (line {line}) is not valid {fmt.encoding}, the "
+                f"encoding {source}; re-export as UTF-8 or set the layout's encoding",
             ) from error
         body = chunk if offset else chunk.split(b"\n", 1)[-1] if b"\n" in chunk else b""
         has_rows = has_rows or bool(body.strip())
@@ -164,10 +226,11 @@ def _text_checks(file: BinaryIO, layout: Layout, header: list[str], name: str) -
         offset += len(chunk)
         last = chunk
     if not last.endswith((b"\n", b"\r")):
-        last_line = last.rsplit(b"\n", 1)[-1].decode(layout.encoding)
-        _check_not_truncated(last_line, lines_before + 1, len(header), layout, name)
+        last_line = last.rsplit(b"\n", 1)[-1].decode(fmt.encoding)
+        _check_not_truncated(last_line, lines_before + 1, len(header), fmt, name)
     if not has_rows:
         raise ExportFileError(name, "the file has a header but no rows")
+    return fmt
 
 
 def _csv_error(error: pl.exceptions.PolarsError, layout: Layout, name: str) -> ExportFileError:
@@ -175,36 +238,35 @@ def _csv_error(error: pl.exceptions.PolarsError, layout: Layout, name: str) -> E
     return ExportFileError(name, f"not valid CSV for layout '{layout.name}': {first}")
 
 
-def _read_csv(data: bytes, layout: Layout, header: list[str], name: str) -> pl.LazyFrame:
-    _text_checks(io.BytesIO(data), layout, header, name)
-    utf8 = (
-        data
-        if codecs.lookup(layout.encoding).name == "utf-8"
-        else data.decode(layout.encoding).encode("utf-8")
-    )
+def _read_csv(data: bytes, fmt: ExportFormat, header: list[str], name: str) -> pl.LazyFrame:
+    fmt = _text_checks(io.BytesIO(data), fmt, header, name)
+    utf8 = data if fmt.is_utf8 else data.decode(fmt.encoding).encode("utf-8")
     try:
         frame = pl.read_csv(
             utf8,
-            separator=layout.delimiter,
+            separator=fmt.delimiter,
             infer_schema=False,
             empty_string_is_null=False,
             new_columns=header,
         )
     except pl.exceptions.PolarsError as error:
-        raise _csv_error(error, layout, name) from error
-    return frame.lazy()
+        raise _csv_error(error, fmt.layout, name) from error
+    return frame.lazy().with_columns(pl.lit(fmt.encoding).alias(SOURCE_ENCODING))
 
 
-def _scan_csv(path: Path, layout: Layout, header: list[str], name: str) -> pl.LazyFrame:
+def _scan_csv(path: Path, fmt: ExportFormat, header: list[str], name: str) -> pl.LazyFrame:
     with path.open("rb") as file:
-        _text_checks(file, layout, header, name)
-    return pl.scan_csv(
+        fmt = _text_checks(file, fmt, header, name)
+    if not fmt.is_utf8:
+        return _read_csv(path.read_bytes(), fmt, header, name)
+    frame = pl.scan_csv(
         path,
-        separator=layout.delimiter,
+        separator=fmt.delimiter,
         infer_schema=False,
         empty_string_is_null=False,
         new_columns=header,
     )
+    return frame.with_columns(pl.lit(fmt.encoding).alias(SOURCE_ENCODING))
 
 
 def _read_parquet(
@@ -234,7 +296,8 @@ def scan_export(
     """One export file as lazy bronze rows, and its layout (see `read_export`).
 
     A UTF-8 CSV file is checked in chunks and scanned, never read whole into memory; gzip,
-    other encodings and Parquet files are read eagerly. Raises ExportFileError for what the
+    other encodings and Parquet files are read eagerly. Every row carries the encoding the file
+    was read in (`_source_encoding`; null for Parquet). Raises ExportFileError for what the
     checks find; parsing errors surface when the rows are collected or sunk (`stage_export`).
     """
     if not name.endswith(SUPPORTED_SUFFIXES):
@@ -243,22 +306,20 @@ def scan_export(
         eager, layout = _read_parquet(path, layouts, name)
         if eager.height == 0:
             raise ExportFileError(name, "the file has a header but no rows")
-        frame = eager.lazy()
+        frame = eager.lazy().with_columns(pl.lit(None, pl.String).alias(SOURCE_ENCODING))
     elif name.endswith(".gz"):
         data = _file_bytes(path, name)
-        header, layout = _header_of(data, layouts, name)
-        frame = _read_csv(data, layout, header, name)
+        header, fmt = _header_of(data[:_SNIFF_BYTES], layouts, name)
+        layout = fmt.layout
+        frame = _read_csv(data, fmt, header, name)
     else:
         with path.open("rb") as file:
             head = file.read(_SNIFF_BYTES)
-        header, layout = _header_of(head, layouts, name)
-        frame = (
-            _scan_csv(path, layout, header, name)
-            if codecs.lookup(layout.encoding).name == "utf-8"
-            else _read_csv(_file_bytes(path, name), layout, header, name)
-        )
+        header, fmt = _header_of(head, layouts, name)
+        layout = fmt.layout
+        frame = _scan_csv(path, fmt, header, name)
     frame = _canonical_header_case(frame, layout)
-    data_columns = frame.collect_schema().names()
+    data_columns = [c for c in frame.collect_schema().names() if c != SOURCE_ENCODING]
     rows = (
         frame.with_row_index("_source_row", offset=1)
         .with_columns(
@@ -267,7 +328,7 @@ def scan_export(
             pl.lit(layout.name).alias("_layout"),
             pl.lit(ingested_at).dt.replace_time_zone("UTC").alias("_ingested_at"),
         )
-        .select(*data_columns, *LINEAGE_COLUMNS)
+        .select(*data_columns, *LINEAGE_COLUMNS, SOURCE_ENCODING)
     )
     return rows, layout
 
@@ -300,10 +361,13 @@ def stage_export(
 
 def combine_exports(frames: Sequence[pl.DataFrame | pl.LazyFrame]) -> pl.LazyFrame:
     """Bronze orders from the rows of several files: the union of their columns, lineage last
-    (the lineage columns, then the file's content hash when the frames carry it)."""
+    (the lineage columns, then the file's encoding and content hash when the frames carry
+    them)."""
     if not frames:
-        return pl.LazyFrame(schema={**LINEAGE_SCHEMA, SOURCE_HASH: pl.String()})
+        return pl.LazyFrame(
+            schema={**LINEAGE_SCHEMA, SOURCE_ENCODING: pl.String(), SOURCE_HASH: pl.String()}
+        )
     combined = pl.concat([frame.lazy() for frame in frames], how="diagonal")
     columns = combined.collect_schema().names()
-    last = [*LINEAGE_COLUMNS, *([SOURCE_HASH] if SOURCE_HASH in columns else [])]
+    last = [*LINEAGE_COLUMNS, *(c for c in BRONZE_ONLY_COLUMNS if c in columns)]
     return combined.select(*(c for c in columns if c not in last), *last)

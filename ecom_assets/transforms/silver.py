@@ -15,18 +15,23 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from ecom_assets.layouts import Layout
+from ecom_assets.layouts import CANONICAL_FIELDS, Layout
+from ecom_assets.layouts.sniff import AUTO
 from ecom_assets.transforms.bronze import LINEAGE_COLUMNS, LINEAGE_SCHEMA
 
 REJECTION_REASONS = {
+    "excluded_status": "the layout excludes rows like it (a cancelled, voided or refunded order)",
     "missing_order_id": "the order id is blank",
     "missing_product": "neither a product id nor a product name",
     "invalid_date": "the order date is blank or not a date in the layout's formats",
+    "ambiguous_date": "the file's dates read both day-first and month-first, and this one differs",
     "future_date": "the order date is after the day the file was ingested",
     "invalid_quantity": "the quantity is blank, not a whole number, zero, or negative on a sale",
     "invalid_price": "the unit price (or line total) is blank, not a number, zero or negative",
     "total_mismatch": "the line total disagrees with price x quantity beyond the layout tolerance",
+    "not_a_product": "a line that is not a product (postage, a fee, a voucher), by the layout",
     "duplicate_row": "an exact copy of an earlier row with the same line key",
+    "payment_repeat": "the same line again for another payment of its order (the layout says so)",
     "resent_line": "a line key already ingested from an earlier row, sent again with other values",
 }
 
@@ -65,27 +70,128 @@ class _Rule:
     reason: str
     broken: pl.Expr
     field: str
+    value: pl.Expr | None = None
 
 
-def _text(layout: Layout, field: str, columns: list[str]) -> pl.Expr:
-    source = layout.source_columns.get(field)
-    if source is None or source not in columns:
-        return pl.lit(None, dtype=pl.String)
-    value = pl.col(source).str.strip_chars()
+def _cleaned(layout: Layout, column: str) -> pl.Expr:
+    value = pl.col(column).str.strip_chars()
     return pl.when(value.is_in(list(layout.na_values))).then(None).otherwise(value)
 
 
-def _number(text: pl.Expr, layout: Layout) -> pl.Expr:
+def _column_text(layout: Layout, column: str, filled: bool, columns: list[str]) -> pl.Expr:
+    """A source column's trimmed text (null when missing), filled forward within its order
+    (same file, in row order) when `filled`."""
+    if column not in columns:
+        return pl.lit(None, dtype=pl.String)
+    value = _cleaned(layout, column)
+    order = layout.source_columns.get("order_id")
+    if not filled or order is None or order not in columns:
+        return value
+    within_order = [pl.col("_source_file"), _cleaned(layout, order)]
+    return value.forward_fill().over(within_order, order_by="_source_row")
+
+
+def _text(layout: Layout, field: str, columns: list[str]) -> pl.Expr:
+    """A canonical field's text: the layout's constant for it, or its source column's text."""
+    if field in layout.constants:
+        return pl.lit(layout.constants[field], dtype=pl.String)
+    source = layout.source_columns.get(field)
+    if source is None:
+        return pl.lit(None, dtype=pl.String)
+    return _column_text(layout, source, field in layout.fill_forward, columns)
+
+
+def _source_text(layout: Layout, column: str, columns: list[str]) -> pl.Expr:
+    """A source column named by a setting (a filter, a line key part), trimmed, filled forward
+    when the layout lists it in fill_forward."""
+    return _column_text(layout, column, column in layout.fill_forward, columns)
+
+
+_COMMA_DECIMAL = r"^[-+]?(\d{1,3}(\.\d{3})+|\d*\.\d{3}\.?\d*|\d*),\d+$|^[-+]?\d*,\d{1,2}$"
+_POINT_DECIMAL = r"^[-+]?(\d{1,3}(,\d{3})+|\d*)\.\d+$"
+_CURRENCY = r"^[$€£]\s*|\s*[$€£]$|\s"
+
+
+def _decimal_comma(layout: Layout, columns: list[str]) -> pl.Expr:
+    """Whether each row's file writes amounts with a decimal comma: the layout says so, or (for
+    `decimal: auto`) some price or total in the file reads only that way and none the other."""
+    if layout.decimal != AUTO:
+        return pl.lit(layout.decimal == ",")
+    amounts = [
+        _text(layout, f, columns).str.replace_all(_CURRENCY, "")
+        for f in ("price", "line_total")
+        if f in layout.source_columns
+    ]
+    if not amounts:
+        return pl.lit(False)
+    comma = pl.any_horizontal([a.str.contains(_COMMA_DECIMAL) for a in amounts])
+    point = pl.any_horizontal([a.str.contains(_POINT_DECIMAL) for a in amounts])
+    return (comma.fill_null(False).any() & ~point.fill_null(False).any()).over("_source_file")
+
+
+def _number(text: pl.Expr, layout: Layout, decimal_comma: pl.Expr) -> pl.Expr:
+    """A number from its text: currency signs and spaces dropped, the layout's thousands mark
+    (or, for `decimal: auto`, grouping marks in a valid grouping) removed, the decimal mark read
+    as the file writes it."""
+    text = text.str.replace_all(_CURRENCY, "")
     if layout.thousands:
         text = text.str.replace_all(layout.thousands, "", literal=True)
-    if layout.decimal != ".":
-        text = text.str.replace_all(layout.decimal, ".", literal=True)
-    return text.str.replace_all(r"^[$€£]\s*", "").cast(pl.Float64, strict=False)
+    grouped_points = text.str.contains(r"^[-+]?\d{1,3}(\.\d{3})+(,\d+)?$")
+    grouped_commas = text.str.contains(r"^[-+]?\d{1,3}(,\d{3})+(\.\d+)?$")
+    comma_text = (
+        pl.when(grouped_points).then(text.str.replace_all(".", "", literal=True)).otherwise(text)
+    ).str.replace(",", ".", literal=True)
+    point_text = (
+        pl.when(grouped_commas).then(text.str.replace_all(",", "", literal=True)).otherwise(text)
+    )
+    return (
+        pl.when(decimal_comma).then(comma_text).otherwise(point_text).cast(pl.Float64, strict=False)
+    )
 
 
-def _date(text: pl.Expr, layout: Layout) -> pl.Expr:
-    parsed = [text.str.to_datetime(fmt, strict=False).dt.date() for fmt in layout.date_formats]
+_TIME_ZONE = r"(\d:\d\d(?::\d\d)?)(?:\.\d+)?\s*(?:Z|UTC|GMT|[+-]\d\d:?\d\d)?$"
+
+
+def _date_order(fmt: str) -> str | None:
+    """'day' or 'month' for a format whose day and month come before the year, else None."""
+    if "%d" not in fmt or "%m" not in fmt or fmt.lstrip().startswith(("%Y", "%y")):
+        return None
+    return "day" if fmt.index("%d") < fmt.index("%m") else "month"
+
+
+def _parse_dates(text: pl.Expr, formats: list[str]) -> pl.Expr:
+    parsed = [text.str.to_datetime(fmt, strict=False).dt.date() for fmt in formats]
     return pl.coalesce(parsed) if len(parsed) > 1 else parsed[0]
+
+
+def _date(text: pl.Expr, layout: Layout) -> tuple[pl.Expr, pl.Expr]:
+    """(order date, whether it is ambiguous) from a date text in the layout's formats.
+
+    A trailing time-zone offset and fractions of a second are dropped and an ISO `T` read as a
+    space, so the date is the local date the shop wrote. When the formats hold both a day-first
+    and a month-first order, each file's own values decide: the order that reads more of its
+    dates wins; when both read all of them (no day above 12), a date the two orders read
+    differently is ambiguous (null, flagged)."""
+    text = text.str.replace(r"^(\d{4}-\d\d-\d\d)T", "${1} ").str.replace(_TIME_ZONE, "${1}")
+    formats = list(layout.date_formats)
+    orders = {_date_order(f) for f in formats}
+    if not {"day", "month"} <= orders:
+        return _parse_dates(text, formats), pl.lit(False)
+    day = _parse_dates(text, [f for f in formats if _date_order(f) != "month"])
+    month = _parse_dates(text, [f for f in formats if _date_order(f) != "day"])
+    day_count = day.is_not_null().sum().over("_source_file")
+    month_count = month.is_not_null().sum().over("_source_file")
+    tie = day_count == month_count
+    ambiguous = tie & day.is_not_null() & (day != month)
+    chosen = (
+        pl.when(day_count > month_count)
+        .then(day)
+        .when(month_count > day_count)
+        .then(month)
+        .when(~ambiguous)
+        .then(day)
+    )
+    return chosen, ambiguous
 
 
 def _slug(text: pl.Expr) -> pl.Expr:
@@ -102,25 +208,65 @@ def category_key(category: pl.Expr) -> pl.Expr:
     )
 
 
+def _setting_columns(layout: Layout) -> set[str]:
+    """Source columns the layout's settings read besides its mapped fields."""
+    return (
+        {f.column for f in layout.exclude_rows}
+        | layout.source_field_columns(layout.line_key)
+        | layout.source_field_columns(layout.fill_forward)
+    )
+
+
+def _line_key_part(name: str, layout: Layout, columns: list[str]) -> pl.Expr:
+    if name == "product_id":
+        return pl.col("product_id")
+    if name in CANONICAL_FIELDS:
+        return pl.col(f"_text_{name}")
+    return _source_text(layout, name, columns)
+
+
 def _layout_rows(bronze: pl.LazyFrame, layout: Layout, columns: list[str]) -> pl.LazyFrame:
     """The rows of one layout with canonical typed fields, the raw texts needed for reasons."""
-    text = {f: _text(layout, f, columns) for f in layout.source_columns}
-    mapped = set(layout.source_columns.values())
+    fields = [*layout.source_columns, *layout.constants]
+    text = {f: _text(layout, f, columns) for f in fields}
+    mapped = set(layout.source_columns.values()) | _setting_columns(layout)
     raw = [c for c in columns if c in mapped]
-    product_id = text["product_id"] if "product_id" in text else _slug(text["product_name"])
-    product_name = text["product_name"] if "product_name" in text else text["product_id"]
-    quantity_number = _number(text["quantity"], layout)
+    product_id = (
+        pl.coalesce(text["product_id"], _slug(text["product_name"]))
+        if "product_id" in text and "product_name" in text
+        else text["product_id"]
+        if "product_id" in text
+        else _slug(text["product_name"])
+    )
+    if layout.product_id_case != "as_exported":
+        product_id = getattr(product_id.str, f"to_{layout.product_id_case}case")()
+    product_name = (
+        pl.coalesce(text["product_name"], text["product_id"])
+        if "product_name" in text and "product_id" in text
+        else text["product_name"]
+        if "product_name" in text
+        else text["product_id"]
+    )
+    decimal_comma = _decimal_comma(layout, columns)
+
+    def number(field: str) -> pl.Expr:
+        if field not in text:
+            return pl.lit(None, pl.Float64)
+        return _number(text[field], layout, decimal_comma)
+
     order_id = text["order_id"]
     is_cancellation = (
         order_id.str.starts_with(layout.cancelled_order_prefix)
         if layout.cancelled_order_prefix
         else pl.lit(False)
     )
+    order_date, ambiguous_date = _date(text["order_date"], layout)
     return (
         bronze.filter(pl.col("_layout") == layout.name)
         .with_columns(
             order_id.alias("order_id"),
-            _date(text["order_date"], layout).alias("order_date"),
+            order_date.alias("order_date"),
+            ambiguous_date.alias("_ambiguous_date"),
             product_id.alias("product_id"),
             product_name.alias("product_name"),
             *(text.get(f, pl.lit(None, pl.String)).alias(f) for f in _OPTIONAL_TEXT_FIELDS),
@@ -128,39 +274,61 @@ def _layout_rows(bronze: pl.LazyFrame, layout: Layout, columns: list[str]) -> pl
             .fill_null(layout.default_category)
             .str.replace_all(r"\s+", " ")
             .alias("_category_text"),
-            quantity_number.alias("_quantity_number"),
-            _number(text["price"], layout).alias("_price_number")
-            if "price" in text
-            else pl.lit(None, pl.Float64).alias("_price_number"),
-            _number(text["line_total"], layout).alias("_line_total")
-            if "line_total" in text
-            else pl.lit(None, pl.Float64).alias("_line_total"),
-            _number(text["rating"], layout).alias("_rating_number")
-            if "rating" in text
-            else pl.lit(None, pl.Float64).alias("_rating_number"),
-            _number(text["reviews"], layout).alias("_reviews_number")
-            if "reviews" in text
-            else pl.lit(None, pl.Float64).alias("_reviews_number"),
+            number("quantity").alias("_quantity_number"),
+            number("price").alias("_price_number"),
+            number("line_total").alias("_line_total"),
+            number("rating").alias("_rating_number"),
+            number("reviews").alias("_reviews_number"),
             (
                 is_cancellation | pl.lit(layout.negative_quantity_is_return)
                 if layout.cancelled_order_prefix or layout.negative_quantity_is_return
                 else pl.lit(False)
             ).alias("_may_return"),
+            pl.lit(layout.rows_repeat_per_payment).alias("_repeats_per_payment"),
             *(pl.col(c).alias(f"{RAW_PREFIX}{layout.name}/{c}") for c in raw),
             *(text[f].alias(f"_text_{f}") for f in text),
         )
         .with_columns(
             pl.concat_str(
-                [
-                    pl.col("product_id") if f == "product_id" else pl.col(f"_text_{f}")
-                    for f in layout.line_key
-                ],
-                separator="|",
+                [_line_key_part(f, layout, columns) for f in layout.line_key], separator="|"
             ).alias("line_id"),
+            _not_a_product(layout).alias("_not_a_product"),
         )
         .pipe(_derive_amounts, layout)
         .pipe(_flag_broken_rows, layout, columns)
     )
+
+
+def _exclusion_rules(layout: Layout, columns: list[str]) -> list[_Rule]:
+    """One rule per `exclude_rows` filter on a column the rows have."""
+    rules = []
+    for row_filter in layout.exclude_rows:
+        if row_filter.column not in columns:
+            continue
+        value = _source_text(layout, row_filter.column, columns)
+        if row_filter.rule == "present":
+            matches = value.is_not_null()
+        else:
+            listed = value.str.to_lowercase().is_in([v.strip().lower() for v in row_filter.values])
+            matches = listed if row_filter.rule == "in" else ~listed
+        rules.append(_Rule("excluded_status", matches.fill_null(False), row_filter.column, value))
+    return rules
+
+
+def _not_a_product(layout: Layout) -> pl.Expr:
+    """Whether a line is not a product by the layout's `non_products` codes or pattern."""
+    rules = layout.non_products
+    matches = pl.lit(False)
+    if rules.codes:
+        codes = [code.strip().lower() for code in rules.codes]
+        matches = matches | pl.col("product_id").str.to_lowercase().is_in(codes)
+    if rules.pattern:
+        pattern = f"(?i){rules.pattern}"
+        by_pattern = pl.col("product_id").str.contains(pattern) | pl.col(
+            "product_name"
+        ).str.contains(pattern)
+        matches = matches | by_pattern
+    return matches.fill_null(False)
 
 
 def _derive_amounts(frame: pl.LazyFrame, layout: Layout) -> pl.LazyFrame:
@@ -183,7 +351,7 @@ def _derive_amounts(frame: pl.LazyFrame, layout: Layout) -> pl.LazyFrame:
     )
 
 
-def _rules(layout: Layout) -> list[_Rule]:
+def _rules(layout: Layout, columns: list[str]) -> list[_Rule]:
     quantity = pl.col("_quantity_number")
     bad_quantity = (
         quantity.is_null()
@@ -198,8 +366,10 @@ def _rules(layout: Layout) -> list[_Rule]:
         amount, amount_field = pl.col("_price_number"), "price"
         bad_price = amount.is_null() | (amount <= 0)
     rules = [
+        *_exclusion_rules(layout, columns),
         _Rule("missing_order_id", pl.col("order_id").is_null(), "order_id"),
         _Rule("missing_product", pl.col("product_id").is_null(), "product_id"),
+        _Rule("ambiguous_date", pl.col("_ambiguous_date"), "order_date"),
         _Rule("invalid_date", pl.col("order_date").is_null(), "order_date"),
         _Rule(
             "future_date",
@@ -213,11 +383,12 @@ def _rules(layout: Layout) -> list[_Rule]:
         gap = (pl.col("_line_total") - pl.col("price") * quantity).abs()
         mismatch = pl.col("_line_total").is_not_null() & (gap > layout.total_tolerance + 1e-9)
         rules.append(_Rule("total_mismatch", mismatch, "line_total"))
+    rules.append(_Rule("not_a_product", pl.col("_not_a_product"), "product_id"))
     return rules
 
 
 def _flag_broken_rows(frame: pl.LazyFrame, layout: Layout, columns: list[str]) -> pl.LazyFrame:
-    rules = _rules(layout)
+    rules = _rules(layout, columns)
     sources = {f: c for f, c in layout.source_columns.items() if c in columns}
 
     def first_broken(value_of: list[pl.Expr]) -> pl.Expr:
@@ -231,16 +402,32 @@ def _flag_broken_rows(frame: pl.LazyFrame, layout: Layout, columns: list[str]) -
         first_broken([pl.lit(sources.get(r.field, r.field)) for r in rules]).alias("field"),
         first_broken(
             [
-                pl.col(sources[r.field]) if r.field in sources else pl.col(r.field).cast(pl.String)
+                r.value
+                if r.value is not None
+                else pl.col(sources[r.field])
+                if r.field in sources
+                else pl.col(r.field).cast(pl.String)
                 for r in rules
             ]
         ).alias("value"),
     )
 
 
-def _canonical_hash() -> pl.Expr:
-    """A hash of a line's canonical values: equal for an exact copy, whatever its file."""
-    return pl.struct(*(pl.col(c).cast(t) for c, t in SILVER_COLUMNS.items())).hash()
+def _canonical_hash(without: tuple[str, ...] = ()) -> pl.Expr:
+    """A hash of a line's canonical values (but `without`): equal for an exact copy, whatever
+    its file."""
+    kept = {c: t for c, t in SILVER_COLUMNS.items() if c not in without}
+    return pl.struct(*(pl.col(c).cast(t) for c, t in kept.items())).hash()
+
+
+def _comparison_hash() -> pl.Expr:
+    """The hash two rows with one line key are compared by: every canonical value, but the
+    payment method for a layout whose rows repeat once per payment."""
+    return (
+        pl.when(pl.col("_repeats_per_payment"))
+        .then(_canonical_hash(without=("payment_method",)))
+        .otherwise(_canonical_hash())
+    )
 
 
 def _normalise_categories(frame: pl.LazyFrame, loaded: pl.LazyFrame | None) -> pl.LazyFrame:
@@ -300,12 +487,22 @@ def rows_with_key_hashes(frame: pl.LazyFrame, key: str, hashes: pl.DataFrame) ->
 
 def _duplicate_reasons(suspects: pl.DataFrame, loaded_hashes: pl.DataFrame) -> pl.DataFrame:
     """Among good rows sharing a line key, the duplicates (a key silver already holds, or every
-    row after the first in file-name then row order), each as an exact copy or a re-send."""
+    row after the first in file-name then row order), each as an exact copy, a repeat for
+    another payment, or a re-send."""
     file_rank = pl.col("_source_file").rank("dense").cast(pl.Int64)
-    ordered = suspects.with_columns(
-        (file_rank * 10_000_000_000 + pl.col("_source_row")).alias("_position"),
-        _canonical_hash().alias("_row_hash"),
-    ).join(loaded_hashes, on="line_id", how="left")
+    ordered = (
+        suspects.with_columns(
+            (file_rank * 10_000_000_000 + pl.col("_source_row")).alias("_position"),
+            _comparison_hash().alias("_row_hash"),
+        )
+        .join(loaded_hashes, on="line_id", how="left")
+        .with_columns(
+            pl.when(pl.col("_repeats_per_payment"))
+            .then(pl.col("_loaded_payment_free_hash"))
+            .otherwise(pl.col("_loaded_hash"))
+            .alias("_loaded_hash")
+        )
+    )
     first = pl.col("_position").min().over("line_id")
     first_hash = pl.coalesce(
         pl.col("_loaded_hash"),
@@ -313,7 +510,13 @@ def _duplicate_reasons(suspects: pl.DataFrame, loaded_hashes: pl.DataFrame) -> p
     )
     duplicate = (pl.col("_position") != first) | pl.col("_loaded_hash").is_not_null()
     exact_copy = pl.col("_row_hash") == first_hash
-    reason = pl.when(exact_copy).then(pl.lit("duplicate_row")).otherwise(pl.lit("resent_line"))
+    reason = (
+        pl.when(exact_copy & pl.col("_repeats_per_payment"))
+        .then(pl.lit("payment_repeat"))
+        .when(exact_copy)
+        .then(pl.lit("duplicate_row"))
+        .otherwise(pl.lit("resent_line"))
+    )
     return (
         ordered.with_columns(reason.alias("_duplicate"), duplicate.alias("_is_duplicate"))
         .filter(pl.col("_is_duplicate"))
@@ -329,11 +532,21 @@ def _flag_duplicates(frame: pl.LazyFrame, loaded: pl.LazyFrame | None) -> pl.Laz
     past (see `repeated_key_hashes`)."""
     good = frame.filter(pl.col("reason").is_null())
     repeated = repeated_key_hashes(good, "line_id")
-    loaded_hashes = pl.DataFrame(schema={"line_id": pl.String, "_loaded_hash": pl.UInt64})
+    loaded_hashes = pl.DataFrame(
+        schema={
+            "line_id": pl.String,
+            "_loaded_hash": pl.UInt64,
+            "_loaded_payment_free_hash": pl.UInt64,
+        }
+    )
     if loaded is not None:
         loaded_hashes = (
             loaded.join(good.select("line_id"), on="line_id", how="semi")
-            .select("line_id", _canonical_hash().alias("_loaded_hash"))
+            .select(
+                "line_id",
+                _canonical_hash().alias("_loaded_hash"),
+                _canonical_hash(without=("payment_method",)).alias("_loaded_payment_free_hash"),
+            )
             .collect(engine="streaming")
         )
         in_silver = loaded_hashes.lazy().select(pl.col("line_id").hash().alias(KEY_HASH))
@@ -373,7 +586,11 @@ def annotate_orders(
     ]
     per_layout = [
         _layout_rows(bronze, layout, columns).select(
-            *keep, "_category_text", *LINEAGE_COLUMNS, pl.selectors.starts_with(RAW_PREFIX)
+            *keep,
+            "_category_text",
+            "_repeats_per_payment",
+            *LINEAGE_COLUMNS,
+            pl.selectors.starts_with(RAW_PREFIX),
         )
         for layout in layouts.values()
         if layout.required_headers() <= set(columns)
@@ -384,6 +601,7 @@ def annotate_orders(
                 **SILVER_COLUMNS,
                 **{c: t for c, t in REJECTED_COLUMNS.items() if c != "raw_values"},
                 "_category_text": pl.String,
+                "_repeats_per_payment": pl.Boolean,
                 **LINEAGE_SCHEMA,
             }
         )
