@@ -16,7 +16,7 @@ REPEATS ?= 3
 
 DASHBOARD_PORT ?=
 
-.PHONY: install data run test lint typecheck fmt ui mlflow dashboard bench clean
+.PHONY: install data run test chromium lint typecheck fmt ui mlflow dashboard bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,8 +38,12 @@ run: data $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster job execute -m ecom_assets -j ecommerce_pipeline
 
 ## test: set up, then lint, type-check and run the whole test suite
-test: install lint typecheck
+test: install chromium lint typecheck
 	$(BIN)/pytest
+
+## chromium: the browser tests' /usr/bin/chromium, installed with apt-get where this user can
+chromium:
+	@.ci/install-chromium
 
 lint: install
 	$(BIN)/ruff check .

@@ -79,7 +79,7 @@ def test_every_table_is_written_and_every_check_passes_but_the_bad_file(two_runs
     checks = _check_results(second)
     failed = [key for key, passed in checks.items() if not passed]
     assert failed == [("bronze/orders", "no_unreadable_files")]
-    assert len(checks) == 17
+    assert len(checks) == 18
 
 
 def test_rerun_gives_the_same_silver_and_gold(two_runs) -> None:
@@ -163,6 +163,39 @@ def test_a_broken_silver_table_fails_its_blocking_check_and_stops_gold(
     assert "silver/orders" in materialized
     assert not any(key.startswith("gold/") for key in materialized)
     assert not (tmp_path / "lake" / "gold").exists()
+
+
+def test_a_landing_zone_without_one_clean_line_stops_at_silver_with_one_message(
+    tmp_path: Path,
+) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    header = "OrderID,OrderDate,Product,Category,Price,Quantity"
+    (raw / "orders.csv").write_text(
+        f"{header}\nORD-1,not a date,Lamp,Home,10.00,1\nORD-2,2024-01-05,Lamp,Home,10.00,0\n"
+        "ORD-3,2024-01-05,Lamp,Home,,1\n"
+    )
+    (raw / "empty.csv").write_bytes(b"")
+    result = _run(tmp_path / "lake", raw)
+    assert not result.success
+    checks = _check_results(result)
+    assert checks[("silver/orders", "has_clean_lines")] is False
+    evaluation = next(
+        e.asset_check_evaluation_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        and e.asset_check_evaluation_data.check_name == "has_clean_lines"
+    )
+    message = evaluation.description or ""
+    assert "no clean order lines" in message
+    for reason in ("invalid_date 1", "invalid_quantity 1", "invalid_price 1"):
+        assert reason in message
+    assert "empty.csv: the file is empty" in message
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert {"silver/orders", "silver/rejected_orders"} <= materialized
+    assert not any(key.split("/")[0] in ("gold", "ml", "business") for key in materialized)
+    failed_steps = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert failed_steps == ["silver_orders"]
 
 
 def test_a_run_killed_before_commit_leaves_tables_readable(two_runs, landing_zone: Path) -> None:

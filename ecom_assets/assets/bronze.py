@@ -114,6 +114,9 @@ def bronze_orders(
                 for file, layout, encoding, rows in per_file.iter_rows()
             )
         )
+        unreadable_list = dg.MetadataValue.md(
+            "\n".join(f"- {e['file']}: {e['problem']}" for e in errors) or "none"
+        )
         missing = _required_columns_missing(bronze, layouts)
         yield dg.Output(
             bronze if staged else bronze.collect(),  # an empty frame appends no commit
@@ -122,6 +125,7 @@ def bronze_orders(
                 "files": len(staged),
                 "already_ingested_files": len(skipped),
                 "unreadable_files": len(errors),
+                "unreadable": unreadable_list,
                 "raw_dir": str(raw_dir),
                 "rows_per_file": files_read,
             },
@@ -133,9 +137,7 @@ def bronze_orders(
         "no_unreadable_files",
         metadata={
             "files_read": files_read,
-            "unreadable": dg.MetadataValue.md(
-                "\n".join(f"- {e['file']}: {e['problem']}" for e in errors) or "none"
-            ),
+            "unreadable": unreadable_list,
         },
     )
     yield result_from_offenders(missing, "missing required columns", "required_columns_present")

@@ -46,6 +46,15 @@ def _loaded_silver(lake: Lake, bronze: pl.LazyFrame) -> tuple[pl.LazyFrame, date
     },
     ins={"bronze": dg.AssetIn(key=BRONZE_ORDERS)},
     group_name="silver",
+    check_specs=[
+        dg.AssetCheckSpec(
+            "has_clean_lines",
+            asset=SILVER_ORDERS,
+            blocking=True,
+            description="Silver holds at least one clean order line; otherwise the run stops "
+            "here and says why (files skipped, rows rejected by reason).",
+        )
+    ],
 )
 def silver_orders(
     context: dg.AssetExecutionContext,
@@ -87,6 +96,40 @@ def silver_orders(
                 **{f"reason_{reason}": count for reason, count in reasons.iter_rows()},
             },
         )
+    yield _has_clean_lines(context, lake, reasons)
+
+
+def _has_clean_lines(
+    context: dg.AssetExecutionContext, lake: Lake, reasons: pl.DataFrame
+) -> dg.AssetCheckResult:
+    """Passed when silver/orders holds a line; otherwise one message that says why it holds none:
+    the exports bronze could not read and this run's rejected rows by reason."""
+    written = lake.read(SILVER_ORDERS)
+    lines = 0 if written is None else written.select(pl.len()).collect().item()
+    if lines:
+        return dg.AssetCheckResult(
+            check_name="has_clean_lines", passed=True, metadata={"lines": lines}
+        )
+    event = context.instance.get_latest_materialization_event(BRONZE_ORDERS)
+    bronze_metadata = (
+        event.asset_materialization.metadata if event and event.asset_materialization else {}
+    )
+    unreadable = bronze_metadata.get("unreadable")
+    skipped = str(unreadable.value) if unreadable is not None else "none"
+    rejected = ", ".join(f"{reason} {count}" for reason, count in reasons.iter_rows()) or "none"
+    message = (
+        "silver/orders has no clean order lines, so gold, the forecast and the decisions are not "
+        f"computed. Rows rejected by reason: {rejected}. Exports bronze could not read: "
+        f"{skipped}. See silver/rejected_orders and the layouts in the README."
+    )
+    context.log.error(message)
+    return dg.AssetCheckResult(
+        check_name="has_clean_lines",
+        passed=False,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=message,
+        metadata={"lines": 0, "rejected_by_reason": rejected, "unreadable_exports": skipped},
+    )
 
 
 @dg.asset_check(asset=SILVER_ORDERS, blocking=True)

@@ -390,6 +390,7 @@ def _rules(layout: Layout, columns: list[str]) -> list[_Rule]:
 def _flag_broken_rows(frame: pl.LazyFrame, layout: Layout, columns: list[str]) -> pl.LazyFrame:
     rules = _rules(layout, columns)
     sources = {f: c for f, c in layout.source_columns.items() if c in columns}
+    derived = set(frame.collect_schema().names())
 
     def first_broken(value_of: list[pl.Expr]) -> pl.Expr:
         result = pl.lit(None, dtype=pl.String)
@@ -407,6 +408,8 @@ def _flag_broken_rows(frame: pl.LazyFrame, layout: Layout, columns: list[str]) -
                 else pl.col(sources[r.field])
                 if r.field in sources
                 else pl.col(r.field).cast(pl.String)
+                if r.field in derived
+                else pl.lit(None, pl.String)
                 for r in rules
             ]
         ).alias("value"),
