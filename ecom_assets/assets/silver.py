@@ -62,7 +62,7 @@ def silver_orders(
     bronze: pl.LazyFrame,
     landing_zone: LandingZone,
     lake: Lake,
-) -> Iterator[dg.Output[Any]]:
+) -> Iterator[dg.Output[Any] | dg.AssetCheckResult]:
     """Typed, validated, de-duplicated order lines, and the rejected rows with their reasons."""
     loaded = None if config.full_rebuild else _loaded_silver(lake, bronze)
     with tempfile.TemporaryDirectory(prefix="ecom-silver-") as scratch:
