@@ -10,6 +10,7 @@ spellings are honoured, so loading file by file gives the tables of loading all 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -107,8 +108,20 @@ def _source_text(layout: Layout, column: str, columns: list[str]) -> pl.Expr:
     return _column_text(layout, column, column in layout.fill_forward, columns)
 
 
-_COMMA_DECIMAL = r"^[-+]?(\d{1,3}(\.\d{3})+|\d*\.\d{3}\.?\d*|\d*),\d+$|^[-+]?\d*,\d{1,2}$"
-_POINT_DECIMAL = r"^[-+]?(\d{1,3}(,\d{3})+|\d*)\.\d+$"
+def _decimal_evidence(mark: str, grouping: str) -> str:
+    """A pattern for amounts that can only be read with `mark` as the decimal mark: both marks
+    with `mark` last, 1-2 or 4+ digits after it, or a leading zero before it ("1.250" is not
+    evidence: it may be 1250 or 1.25)."""
+    m, g = re.escape(mark), re.escape(grouping)
+    return (
+        rf"^[-+]?\d{{1,3}}({g}\d{{3}})+{m}\d+$"
+        rf"|^[-+]?\d*{m}(\d{{1,2}}|\d{{4,}})$"
+        rf"|^[-+]?0{m}\d+$"
+    )
+
+
+_COMMA_DECIMAL = _decimal_evidence(",", ".")
+_POINT_DECIMAL = _decimal_evidence(".", ",")
 _CURRENCY = r"^[$€£]\s*|\s*[$€£]$|\s"
 
 
