@@ -87,6 +87,7 @@ def silver_orders(
         orders, rejected_rows = split_orders(annotated)
         rejected = rejected_rows.collect(engine="streaming")
         reasons = rejected.group_by("reason").len().sort("len", descending=True)
+        per_file = rejected.group_by("_source_file", "reason").len().sort("_source_file", "reason")
         yield dg.Output(orders, output_name="orders", metadata=orders_write)
         yield dg.Output(
             rejected,
@@ -94,6 +95,9 @@ def silver_orders(
             metadata={
                 **rejected_write,
                 **{f"reason_{reason}": count for reason, count in reasons.iter_rows()},
+                "rejected_per_file": dg.MetadataValue.md(
+                    "\n".join(f"- {f}: {r} {n}" for f, r, n in per_file.iter_rows()) or "none"
+                ),
             },
         )
     yield _has_clean_lines(context, lake, reasons)
