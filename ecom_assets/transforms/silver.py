@@ -180,13 +180,14 @@ def _parse_dates(text: pl.Expr, formats: list[str]) -> pl.Expr:
 def _date(text: pl.Expr, layout: Layout) -> tuple[pl.Expr, pl.Expr]:
     """(order date, whether it is ambiguous) from a date text in the layout's formats.
 
-    A trailing time-zone offset and fractions of a second are dropped and an ISO `T` read as a
-    space, so the date is the local date the shop wrote. When the formats hold both a day-first
+    For formats with a time, a trailing time-zone offset and fractions of a second are dropped
+    and an ISO `T` read as a space, so the date is the local date the shop wrote. When the formats hold both a day-first
     and a month-first order, each file's own values decide: the order that reads more of its
     dates wins; when both read all of them (no day above 12), a date the two orders read
     differently is ambiguous (null, flagged)."""
-    text = text.str.replace(r"^(\d{4}-\d\d-\d\d)T", "${1} ").str.replace(_TIME_ZONE, "${1}")
     formats = list(layout.date_formats)
+    if any("%H" in f for f in formats):
+        text = text.str.replace(r"^(\d{4}-\d\d-\d\d)T", "${1} ").str.replace(_TIME_ZONE, "${1}")
     orders = {_date_order(f) for f in formats}
     if not {"day", "month"} <= orders:
         return _parse_dates(text, formats), pl.lit(False)
