@@ -63,7 +63,7 @@ CHECKS = [
 
 
 def build_defs(
-    lake_root: str | None = None, raw_dir: str = "", mlflow_uri: str = ""
+    lake_root: str | None = None, raw_dir: str = "", mlflow_uri: str = "", layouts_dir: str = ""
 ) -> dg.Definitions:
     """The code location; the arguments override the environment's locations (tests use them)."""
     return dg.Definitions(
@@ -75,7 +75,7 @@ def build_defs(
         resources={
             "io_manager": lake_io_manager(lake_root),
             "lake": Lake(root_uri=lake_root or ""),
-            "landing_zone": LandingZone(raw_dir=raw_dir),
+            "landing_zone": LandingZone(raw_dir=raw_dir, layouts_dir=layouts_dir),
             "analysis": AnalysisSettings(),
             "forecast": ForecastSettings(),
             "mlflow": MlflowTracking(tracking_uri=mlflow_uri),

@@ -14,9 +14,9 @@ import charset_normalizer
 AUTO = "auto"
 DELIMITERS = (",", ";", "\t", "|")
 PREFERRED_ENCODINGS = ("cp1252", "latin_1")
-"""Among encodings that decode a sample to the same text, the one named: Western spreadsheet
-exports are far more often Windows-1252 than the Central European cp1250 the detector may rank
-first when only no-break spaces and common accents differ from ASCII."""
+"""Among the encodings the detector ranks equally (or that decode a sample to the same text), the
+one named: Western spreadsheet exports are far more often Windows-1252 than the Central European
+cp1250 or the DOS code pages the detector may rank first when only a few bytes are not ASCII."""
 
 
 def detect_encoding(sample: bytes) -> str:
@@ -34,11 +34,13 @@ def detect_encoding(sample: bytes) -> str:
     except UnicodeDecodeError as error:
         if error.start >= len(sample) - 3 and error.reason == "unexpected end of data":
             return "utf-8"
-    best = charset_normalizer.from_bytes(sample).best()
+    results = charset_normalizer.from_bytes(sample)
+    best = results.best()
     if best is None:
         raise ValueError("the bytes are not text in any encoding the detector knows")
+    tied = [m for m in results if (m.chaos, m.coherence) == (best.chaos, best.coherence)]
     for preferred in PREFERRED_ENCODINGS:
-        if preferred in best.could_be_from_charset:
+        if any(preferred in match.could_be_from_charset for match in tied):
             return preferred
     return str(best.encoding)
 

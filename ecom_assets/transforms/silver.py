@@ -181,8 +181,8 @@ def _date(text: pl.Expr, layout: Layout) -> tuple[pl.Expr, pl.Expr]:
     """(order date, whether it is ambiguous) from a date text in the layout's formats.
 
     For formats with a time, a trailing time-zone offset and fractions of a second are dropped
-    and an ISO `T` read as a space, so the date is the local date the shop wrote. When the formats hold both a day-first
-    and a month-first order, each file's own values decide: the order that reads more of its
+    and an ISO `T` read as a space, so the date is the local date the shop wrote. When the
+    formats hold both a day-first and a month-first order, each file's own values decide: the order that reads more of its
     dates wins; when both read all of them (no day above 12), a date the two orders read
     differently is ambiguous (null, flagged)."""
     formats = list(layout.date_formats)
@@ -229,6 +229,16 @@ def _setting_columns(layout: Layout) -> set[str]:
         | layout.source_field_columns(layout.line_key)
         | layout.source_field_columns(layout.fill_forward)
     )
+
+
+def _exported_row_hash(layout: Layout, columns: list[str]) -> pl.Expr:
+    """For a layout whose rows repeat once per payment, a hash of the whole row as exported:
+    rows equal in every canonical field may still differ in payment columns no field maps, so
+    only this tells an exact copy from a repeat for another payment. Null for other layouts."""
+    if not layout.rows_repeat_per_payment:
+        return pl.lit(None, dtype=pl.UInt64)
+    exported = [c for c in columns if not c.startswith("_")]
+    return pl.struct(*exported).hash()
 
 
 def _line_key_part(name: str, layout: Layout, columns: list[str]) -> pl.Expr:
@@ -299,6 +309,7 @@ def _layout_rows(bronze: pl.LazyFrame, layout: Layout, columns: list[str]) -> pl
                 else pl.lit(False)
             ).alias("_may_return"),
             pl.lit(layout.rows_repeat_per_payment).alias("_repeats_per_payment"),
+            _exported_row_hash(layout, columns).alias("_exported_row_hash"),
             *(pl.col(c).alias(f"{RAW_PREFIX}{layout.name}/{c}") for c in raw),
             *(text[f].alias(f"_text_{f}") for f in text),
         )
@@ -504,12 +515,13 @@ def rows_with_key_hashes(frame: pl.LazyFrame, key: str, hashes: pl.DataFrame) ->
 
 def _duplicate_reasons(suspects: pl.DataFrame, loaded_hashes: pl.DataFrame) -> pl.DataFrame:
     """Among good rows sharing a line key, the duplicates (a key silver already holds, or every
-    row after the first in file-name then row order), each as an exact copy, a repeat for
-    another payment, or a re-send."""
+    row after the first in file-name then row order): an exact copy of an earlier row, a repeat
+    of the first one for another payment, or a re-send with other values."""
     file_rank = pl.col("_source_file").rank("dense").cast(pl.Int64)
     ordered = (
         suspects.with_columns(
             (file_rank * 10_000_000_000 + pl.col("_source_row")).alias("_position"),
+            pl.coalesce("_exported_row_hash", _canonical_hash()).alias("_full_hash"),
             _comparison_hash().alias("_row_hash"),
         )
         .join(loaded_hashes, on="line_id", how="left")
@@ -517,20 +529,25 @@ def _duplicate_reasons(suspects: pl.DataFrame, loaded_hashes: pl.DataFrame) -> p
             pl.when(pl.col("_repeats_per_payment"))
             .then(pl.col("_loaded_payment_free_hash"))
             .otherwise(pl.col("_loaded_hash"))
-            .alias("_loaded_hash")
+            .alias("_loaded_row_hash")
         )
     )
     first = pl.col("_position").min().over("line_id")
     first_hash = pl.coalesce(
-        pl.col("_loaded_hash"),
+        pl.col("_loaded_row_hash"),
         pl.col("_row_hash").get(pl.col("_position").arg_min()).over("line_id"),
     )
     duplicate = (pl.col("_position") != first) | pl.col("_loaded_hash").is_not_null()
-    exact_copy = pl.col("_row_hash") == first_hash
+    exact_copy = (
+        pl.col("_position") != pl.col("_position").min().over("line_id", "_full_hash")
+    ) | (pl.col("_full_hash") == pl.col("_loaded_hash"))
+    same_but_payment = pl.col("_row_hash") == first_hash
     reason = (
-        pl.when(exact_copy & pl.col("_repeats_per_payment"))
+        pl.when(exact_copy)
+        .then(pl.lit("duplicate_row"))
+        .when(same_but_payment & pl.col("_repeats_per_payment"))
         .then(pl.lit("payment_repeat"))
-        .when(exact_copy)
+        .when(same_but_payment)
         .then(pl.lit("duplicate_row"))
         .otherwise(pl.lit("resent_line"))
     )
@@ -606,6 +623,7 @@ def annotate_orders(
             *keep,
             "_category_text",
             "_repeats_per_payment",
+            "_exported_row_hash",
             *LINEAGE_COLUMNS,
             pl.selectors.starts_with(RAW_PREFIX),
         )
@@ -619,6 +637,7 @@ def annotate_orders(
                 **{c: t for c, t in REJECTED_COLUMNS.items() if c != "raw_values"},
                 "_category_text": pl.String,
                 "_repeats_per_payment": pl.Boolean,
+                "_exported_row_hash": pl.UInt64,
                 **LINEAGE_SCHEMA,
             }
         )
