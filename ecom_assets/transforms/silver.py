@@ -182,9 +182,9 @@ def _date(text: pl.Expr, layout: Layout) -> tuple[pl.Expr, pl.Expr]:
 
     For formats with a time, a trailing time-zone offset and fractions of a second are dropped
     and an ISO `T` read as a space, so the date is the local date the shop wrote. When the
-    formats hold both a day-first and a month-first order, each file's own values decide: the order that reads more of its
-    dates wins; when both read all of them (no day above 12), a date the two orders read
-    differently is ambiguous (null, flagged)."""
+    formats hold both a day-first and a month-first order, each file's own values decide: the
+    order that reads more of its dates wins; when both read all of them (no day above 12), a
+    date the two orders read differently is ambiguous (null, flagged)."""
     formats = list(layout.date_formats)
     if any("%H" in f for f in formats):
         text = text.str.replace(r"^(\d{4}-\d\d-\d\d)T", "${1} ").str.replace(_TIME_ZONE, "${1}")
