@@ -198,3 +198,41 @@ def test_the_full_rebuild_job_runs_the_whole_graph(incremental_lake: dict, tmp_p
     assert _bronze_metadata(result)["write_mode"] == "overwrite"
     assert DeltaTable(str(lake / "bronze" / "orders")).version() == 3
     assert DeltaTable(str(lake / "business" / "product_decisions")).version() == 0
+
+
+def test_a_load_that_died_between_silvers_two_commits_is_finished_by_the_next_run(
+    exports: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ecom_assets.resources import NativePolarsTypeHandler
+
+    raw, lake = tmp_path / "raw", tmp_path / "lake"
+    raw.mkdir()
+    (raw / "a_history.csv").write_text(exports["a_history.csv"])
+    _load(lake, raw)
+    (raw / "b_daily.csv").write_text(exports["b_daily.csv"])
+    real_output = NativePolarsTypeHandler.handle_output
+
+    def dies_before_rejected(self, context, table_slice, obj, connection) -> None:
+        if connection.table_uri.endswith("silver/rejected_orders"):
+            raise SystemError("killed between silver's two commits")
+        real_output(self, context, table_slice, obj, connection)
+
+    monkeypatch.setattr(NativePolarsTypeHandler, "handle_output", dies_before_rejected)
+    defs = build_defs(lake_root=str(lake), raw_dir=str(raw))
+    died = dg.materialize(
+        ASSETS,
+        selection=MEDALLION,
+        resources=defs.resources,
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    assert not died.success
+    bronze_rows = pl.read_delta(str(lake / "bronze" / "orders")).height
+    half_done = pl.read_delta(str(lake / "silver" / "rejected_orders")).height
+    assert pl.read_delta(str(lake / "silver" / "orders")).height + half_done < bronze_rows
+    monkeypatch.setattr(NativePolarsTypeHandler, "handle_output", real_output)
+    _load(lake, raw)
+    rebuilt = tmp_path / "rebuilt"
+    _load(rebuilt, raw, FULL_REBUILD)
+    for table in TABLES:
+        assert _table(lake, *table).equals(_table(rebuilt, *table)), table

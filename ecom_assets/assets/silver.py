@@ -2,7 +2,6 @@
 
 import tempfile
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,24 +12,20 @@ from ecom_assets.assets.bronze import BRONZE_ORDERS, LoadConfig
 from ecom_assets.assets.checks import result_from_offenders
 from ecom_assets.resources import Lake, LandingZone, write_metadata
 from ecom_assets.transforms import quality
-from ecom_assets.transforms.silver import annotate_orders, split_orders
+from ecom_assets.transforms.silver import annotate_orders, split_orders, unplaced_bronze
 
 SILVER_ORDERS = dg.AssetKey(["silver", "orders"])
 SILVER_REJECTED = dg.AssetKey(["silver", "rejected_orders"])
 
 
-def _loaded_silver(lake: Lake, bronze: pl.LazyFrame) -> tuple[pl.LazyFrame, datetime] | None:
-    """Silver orders as loaded and the last ingestion they cover, or None when silver must be
-    rebuilt: it is missing, or bronze was rebuilt since (it holds no row silver has seen)."""
+def _silver_to_extend(lake: Lake, bronze: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame] | None:
+    """(silver orders as loaded, the bronze rows it has not placed yet), or None when silver
+    must be rebuilt: it is missing, or bronze was rebuilt under it (see `unplaced_bronze`)."""
     orders, rejected = lake.read(SILVER_ORDERS), lake.read(SILVER_REJECTED)
     if orders is None or rejected is None:
         return None
-    latest = pl.concat([orders.select("_ingested_at"), rejected.select("_ingested_at")])
-    loaded_until = latest.select(pl.col("_ingested_at").max()).collect().item()
-    first_in_bronze = bronze.select(pl.col("_ingested_at").min()).collect().item()
-    if loaded_until is None or first_in_bronze is None or first_in_bronze > loaded_until:
-        return None
-    return orders, loaded_until
+    new_rows = unplaced_bronze(bronze, orders, rejected)
+    return None if new_rows is None else (orders, new_rows)
 
 
 @dg.multi_asset(
@@ -64,7 +59,7 @@ def silver_orders(
     lake: Lake,
 ) -> Iterator[dg.Output[Any] | dg.AssetCheckResult]:
     """Typed, validated, de-duplicated order lines, and the rejected rows with their reasons."""
-    loaded = None if config.full_rebuild else _loaded_silver(lake, bronze)
+    loaded = None if config.full_rebuild else _silver_to_extend(lake, bronze)
     with tempfile.TemporaryDirectory(prefix="ecom-silver-") as scratch:
         staged = Path(scratch) / "parsed.parquet"
 
@@ -77,8 +72,7 @@ def silver_orders(
             annotated = annotate_orders(bronze, landing_zone.layouts(), stage=stage)
             orders_write, rejected_write = write_metadata("overwrite"), write_metadata("overwrite")
         else:
-            silver, loaded_until = loaded
-            new_rows = bronze.filter(pl.col("_ingested_at") > loaded_until)
+            silver, new_rows = loaded
             annotated = annotate_orders(new_rows, landing_zone.layouts(), silver, stage)
             orders_write, rejected_write = (
                 write_metadata("merge", "line_id"),

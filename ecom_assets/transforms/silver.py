@@ -645,6 +645,32 @@ def annotate_orders(
     return combined.pipe(_normalise_categories, loaded).pipe(_flag_duplicates, loaded)
 
 
+def unplaced_bronze(
+    bronze: pl.LazyFrame, orders: pl.LazyFrame, rejected: pl.LazyFrame
+) -> pl.LazyFrame | None:
+    """The bronze rows silver has not placed yet (in neither orders nor rejected orders), or None
+    when silver must be rebuilt because it holds an ingestion that bronze no longer has (bronze
+    was rebuilt under it).
+
+    A load is complete when silver holds as many rows of its ingestion (`_ingested_at`) as bronze;
+    only the ingestions where it does not are compared row by row. So a new export's rows are
+    found, and so are the rest of a load that died between silver's two commits: the next run
+    finishes it, with the rows already placed left as they are."""
+    batch = "_ingested_at"
+    in_bronze = bronze.group_by(batch).agg(pl.len().alias("_bronze_rows"))
+    placed = pl.concat([orders.select(ROW_KEY), rejected.select(ROW_KEY)])
+    in_silver = placed.group_by(batch).agg(pl.len().alias("_silver_rows"))
+    batches = in_bronze.join(in_silver, on=batch, how="full", coalesce=True).collect()
+    if batches.filter(pl.col("_bronze_rows").is_null()).height:
+        return None
+    incomplete = batches.filter(
+        pl.col("_silver_rows").fill_null(0) != pl.col("_bronze_rows")
+    ).select(batch)
+    open_batches = incomplete.lazy()
+    already = placed.join(open_batches, on=batch, how="semi")
+    return bronze.join(open_batches, on=batch, how="semi").join(already, on=ROW_KEY, how="anti")
+
+
 def _raw_values(columns: list[str]) -> pl.Expr:
     """Each row's own export fields as JSON, from its layout's `_raw/<layout>/<column>` columns."""
     by_layout: dict[str, list[pl.Expr]] = {}
