@@ -17,6 +17,7 @@ from ecom_assets.layouts import Layout, parse_layout
 from ecom_assets.layouts.sniff import (
     detect_encoding,
     infer_date_formats,
+    read_number,
     sniff_decimal,
     without_zone,
 )
@@ -116,6 +117,23 @@ def test_decimal_mark_says_when_values_cannot_tell(values, why) -> None:
     mark = sniff_decimal(values)
     assert mark.decimal is None
     assert why in mark.reason
+
+
+@pytest.mark.parametrize(
+    ("value", "decimal", "thousands", "number"),
+    [
+        ("1.234,50 €", ",", ".", 1234.5),
+        ("EUR 7,5", ",", "", 7.5),
+        ("-3.50", ".", "", -3.5),
+        ("1,234.50", ".", "", 1234.5),
+        ("1 234,50", ",", "", 1234.5),
+        ("abc", ".", "", None),
+        ("12.", ".", "", None),
+        ("1.2.3", ".", "", None),
+    ],
+)
+def test_numbers_are_read_with_the_marks_given(value, decimal, thousands, number) -> None:
+    assert read_number(value, decimal, thousands) == number
 
 
 @pytest.mark.parametrize(
@@ -569,6 +587,16 @@ def test_invoice_lines_with_cancellations_returns_and_postage(tmp_path) -> None:
     assert layout["negative_quantity_is_return"] is True
     assert layout["non_products"] == {"codes": ["C2", "POST"]}
     assert todo_settings(suggestion) == ["non_products"]
+
+
+def test_whole_quantities_written_with_decimals_are_quantities(tmp_path) -> None:
+    content = (
+        "Order ID,Order Date,Product,Price,Quantity\n"
+        "A1,2024-01-02,Mug,2.50,2.0\nA2,2024-01-03,Bowl,3.00,1.0\n"
+    )
+    suggestion = suggest(tmp_path, "floats.csv", content)
+    assert suggestion.layout["columns"]["quantity"] == "Quantity"
+    assert "constants" not in suggestion.layout
 
 
 # --- what it cannot decide -----------------------------------------------------------------------

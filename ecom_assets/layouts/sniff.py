@@ -101,10 +101,31 @@ def _grouped(integer: str, mark: str) -> bool:
     return re.fullmatch(rf"\d{{1,3}}(?:{re.escape(mark)}\d{{3}})+", integer) is not None
 
 
+def _bare_number(value: str) -> str | None:
+    text = _CURRENCY.sub("", value.strip())
+    return text if _GROUPED_DIGITS.fullmatch(text) else None
+
+
+def read_number(value: str, decimal: str = ".", thousands: str = "") -> float | None:
+    """A money-like text value ("1.234,50 €", "EUR 7,5", "-3.50") as a number, read with the
+    given decimal mark ("." or ",") and thousands mark ("" for none; the mark that is not the
+    decimal one is always taken as grouping); None when the value is not a number."""
+    text = _bare_number(value)
+    if text is None:
+        return None
+    other = "," if decimal == "." else "."
+    for grouping in {thousands, other} - {""}:
+        text = text.replace(grouping, "")
+    try:
+        return float(text.replace(decimal, "."))
+    except ValueError:
+        return None
+
+
 def _marks_of(value: str) -> tuple[str | None, str]:
     """(decimal mark, thousands mark) one number shows; None/"" for what it does not show."""
-    text = _CURRENCY.sub("", value.strip())
-    if not _GROUPED_DIGITS.fullmatch(text):
+    text = _bare_number(value)
+    if text is None:
         return None, ""
     digits = text.lstrip("+-")
     marks = [c for c in digits if c in DECIMALS]

@@ -38,6 +38,7 @@ from ecom_assets.layouts.sniff import (
     detect_encoding,
     infer_date_formats,
     looks_like_date,
+    read_number,
     sniff_decimal,
     sniff_delimiter,
 )
@@ -216,8 +217,6 @@ NON_PRODUCT_NAME = re.compile(
 )
 ROW_NUMBER_NAME = re.compile(r"^(id|nr|no|n|#)$|\b(row|index|idx|lfd|zeile|fila|riga|linha|rij)\b")
 _CODE = re.compile(r"[#A-Za-z0-9][\w\-./#:@+]{0,63}")
-_NUMBER = re.compile(r"[+-]?\d[\d.,]*")
-_CURRENCY = re.compile(r"^[A-Z]{3}\s*|\s*[A-Z]{3}$|[\s\u00a0\u202f'€$£¥₹]")
 
 
 class SuggestError(ValueError):
@@ -413,22 +412,6 @@ def _missing(value: str) -> bool:
     return value.strip() in DEFAULT_NA_VALUES
 
 
-def _number(value: str, decimal: str, thousands: str) -> float | None:
-    text = _CURRENCY.sub("", value.strip())
-    if not _NUMBER.fullmatch(text):
-        return None
-    if thousands:
-        text = text.replace(thousands, "")
-    if decimal == ",":
-        text = text.replace(".", "").replace(",", ".") if not thousands else text.replace(",", ".")
-    elif "," in text:
-        text = text.replace(",", "")
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
 def _profiles(sample: Sample) -> tuple[list[_Column], DecimalMark]:
     columns = []
     for index, name in enumerate(sample.header):
@@ -444,7 +427,7 @@ def _profiles(sample: Sample) -> tuple[list[_Column], DecimalMark]:
         for c in columns
         if c.dates is None and c.present
         for v in c.present
-        if _NUMBER.fullmatch(_CURRENCY.sub("", v))
+        if read_number(v) is not None
     ]
     decimal = sniff_decimal(money_like)
     mark = decimal.decimal or "."
@@ -452,13 +435,13 @@ def _profiles(sample: Sample) -> tuple[list[_Column], DecimalMark]:
         present = column.present
         if not present or column.dates is not None:
             continue
-        numbers = [_number(v, mark, decimal.thousands) for v in present]
+        numbers = [read_number(v, mark, decimal.thousands) for v in present]
         if all(n is not None for n in numbers):
             column.numbers = [n for n in numbers if n is not None]
             column.is_fraction = any(n != int(n) for n in column.numbers) or any(
                 mark in v for v in present
             )
-            column.is_integer = not column.is_fraction
+            column.is_integer = all(n == int(n) for n in column.numbers)
         codes = sum(_CODE.fullmatch(v) is not None for v in present)
         column.is_code = codes >= 0.98 * len(present) and not column.is_fraction
         column.is_text = sum(any(ch.isalpha() for ch in v) for v in present) >= 0.5 * len(present)
@@ -613,6 +596,7 @@ def _map_by_values(draft: _Draft, item_column: _Column | None) -> None:
             c.name
             for c in draft.free()
             if c.is_integer
+            and not c.is_fraction
             and c is not item_column
             and not PAYMENT_NAME.search(normalise_name(c.name))
             and not re.search(
@@ -749,7 +733,7 @@ def _revenue(draft: _Draft) -> None:
     thousands = str(draft.settings.get("thousands", ""))
     agree = 0
     for p, q, t in triples:
-        pn, qn, tn = (_number(v, mark, thousands) for v in (p, q, t))
+        pn, qn, tn = (read_number(v, mark, thousands) for v in (p, q, t))
         if pn is not None and qn is not None and tn is not None:
             agree += abs(pn * qn - tn) <= max(0.011, 0.005 * abs(tn))
     if triples and agree < 0.95 * len(triples):
