@@ -270,8 +270,10 @@ class Sample:
     ascii_only: bool
 
 
-@dataclass
+@dataclass(eq=False)
 class _Column:
+    """One column of the sample: its values (None where missing) and what they look like."""
+
     index: int
     name: str
     values: list[str | None]
