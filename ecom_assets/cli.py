@@ -1,6 +1,6 @@
 """The `ecom` command line: `ecom generate` writes a synthetic order export; `ecom ask` answers a
 plain-English question over the decision tables, with the SQL it ran; `ecom dashboard` serves
-the browser dashboard."""
+the browser dashboard; `ecom layout suggest FILE` drafts a layout for an export no layout reads."""
 
 import argparse
 import sys
@@ -38,6 +38,26 @@ def _dashboard(args: argparse.Namespace) -> int:
     return launch(args.port, args.host)
 
 
+def _layout_suggest(args: argparse.Namespace) -> int:
+    from ecom_assets.layouts import BUILTIN_DIR
+    from ecom_assets.layouts.suggest import describe, layout_name, render_layout, suggest_layout
+
+    source = Path(args.file)
+    name = args.name
+    if name is None:
+        built_in = {path.stem for path in BUILTIN_DIR.glob("*.yaml")}
+        name = layout_name(source)
+        name = f"{name}_2" if name in built_in else name
+    target = Path(args.out) if args.out else settings.user_layouts_dir() / f"{name}.yaml"
+    if target.exists() and not args.force:
+        raise ValueError(f"{target} already exists; --force replaces it, --out writes elsewhere")
+    suggestion = suggest_layout(source, name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(render_layout(suggestion), encoding="utf-8")
+    print(describe(suggestion, target))
+    return 0 if suggestion.decided else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `ecom` and its subcommands."""
     from ecom_assets.generate import DEFAULT_ROWS, DEFAULT_SEED
@@ -64,6 +84,19 @@ def build_parser() -> argparse.ArgumentParser:
     dashboard.add_argument("--port", type=int, help="port (default 8501, or a free one if taken)")
     dashboard.add_argument("--host", default="127.0.0.1", help="address to bind")
     dashboard.set_defaults(handler=_dashboard)
+    layout = commands.add_parser("layout", help="work with export layouts")
+    layout_commands = layout.add_subparsers(dest="layout_command", required=True)
+    suggest = layout_commands.add_parser(
+        "suggest",
+        help="draft a layout YAML for an export no layout reads (exit 1: it needs editing)",
+    )
+    suggest.add_argument("file", help="the export: .csv, .csv.gz or .parquet")
+    suggest.add_argument(
+        "--out", help="file to write (default: <layouts dir>/<name>.yaml, ECOM_LAYOUTS_DIR)"
+    )
+    suggest.add_argument("--name", help="the layout's name (default: from the file name)")
+    suggest.add_argument("--force", action="store_true", help="replace an existing file")
+    suggest.set_defaults(handler=_layout_suggest)
     commands.add_parser(
         "ask",
         help='answer a question over the decision tables: ecom ask "top 5 products" [--json]',
