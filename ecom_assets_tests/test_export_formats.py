@@ -1,11 +1,12 @@
 """Exports in four real formats (built by ecom_assets_tests.real_formats, with facts counted there
 from the written rows) through the whole graph: the built-in Shopify and Online Retail II layouts,
-and the layouts a user writes for a B2B sales export and a marketplace export
-(ecom_assets_tests/user_layouts/)."""
+and, for a B2B sales export and a marketplace export that no built-in layout reads, the layout a
+user gets from `ecom layout suggest` after the edits its TODOs ask for."""
 
-import shutil
 from collections import Counter
 from collections.abc import Callable
+from copy import deepcopy
+from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
@@ -14,10 +15,10 @@ import pytest
 from deltalake import DeltaTable
 
 from ecom_assets.definitions import build_defs
+from ecom_assets.layouts.suggest import Suggestion, render_layout, suggest_layout
 from ecom_assets_tests import real_formats
 from ecom_assets_tests.real_formats import ExportFacts
 
-USER_LAYOUTS = Path(__file__).parent / "user_layouts"
 KINDS: dict[str, tuple[Callable[..., ExportFacts], str, str]] = {
     "shopify": (real_formats.write_shopify_orders, "orders_export_1.csv", "shopify"),
     "online_retail_ii": (
@@ -25,9 +26,20 @@ KINDS: dict[str, tuple[Callable[..., ExportFacts], str, str]] = {
         "online_retail_II.csv",
         "online_retail_ii",
     ),
-    "b2b": (real_formats.write_b2b_sales_sample, "sales_data_sample.csv", "b2b_sales"),
-    "marketplace": (real_formats.write_marketplace_items, "olist_items.csv", "marketplace"),
+    "b2b": (real_formats.write_b2b_sales_sample, "sales_data_sample.csv", "sales_data_sample"),
+    "marketplace": (real_formats.write_marketplace_items, "olist_items.csv", "olist_items"),
 }
+
+
+def _edited_as_its_todos_ask(suggestion: Suggestion) -> dict:
+    """The draft after a user's edits: every TODO read, and the one that asks a decision of the
+    shop answered (an Olist order that is "unavailable" was never delivered, as "canceled")."""
+    assert {todo.setting for todo in suggestion.todos} <= {"revenue", "exclude_rows"}
+    layout = deepcopy(suggestion.layout)
+    for row_filter in layout.get("exclude_rows", []):
+        if row_filter["column"] == "order_status":
+            row_filter["in"] = [*row_filter["in"], "unavailable"]
+    return layout
 
 
 def _table(lake: Path, layer: str, name: str) -> pl.DataFrame:
@@ -43,7 +55,11 @@ def export_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     raw.mkdir()
     facts = write(raw / file_name)
     layouts = root / "layouts"
-    shutil.copytree(USER_LAYOUTS, layouts)
+    layouts.mkdir()
+    if request.param in ("b2b", "marketplace"):
+        suggestion = suggest_layout(raw / file_name)
+        edited = replace(suggestion, layout=_edited_as_its_todos_ask(suggestion))
+        (layouts / f"{layout}.yaml").write_text(render_layout(edited))
     lake = root / "lake"
     defs = build_defs(
         lake_root=str(lake),
