@@ -174,9 +174,23 @@ class Lake(dg.ConfigurableResource):
     """Direct access to the lake's tables, for assets that read their own previous version.
 
     An empty root falls back to `ECOM_LAKE_ROOT` (default `data/lake`), as the IO manager does.
+    When a run starts, before its load steps wait for the lake's pool, it tags itself with its
+    host and process and fails the runs of this host whose process died (see `ecom_assets.runs`).
     """
 
     root_uri: str = ""
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        from ecom_assets import runs
+
+        if context.instance is None or context.run_id is None:
+            return
+        runs.tag_current_run(context.instance, context.run_id)
+        for run_id in runs.fail_dead_runs(context.instance, context.run_id):
+            dg.get_dagster_logger().warning(
+                f"Run {run_id} had died without ending (its process is gone): marked failed "
+                "and its place in the lake_loads pool freed"
+            )
 
     def table_uri(self, key: dg.AssetKey) -> str:
         return "/".join([self.root_uri or settings.lake_root(), *key.path])

@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 import pytest
 from deltalake import DeltaTable
 
@@ -89,6 +90,30 @@ def test_a_run_killed_mid_way_leaves_readable_tables_and_the_next_run_succeeds(
         DeltaTable(str(table_log.parent)).to_pyarrow_table()
     assert _job_execute(project_env).wait(timeout=300) == 0
     _assert_tables_written(project_env)
+    with dg.DagsterInstance.from_config(project_env["DAGSTER_HOME"]) as instance:
+        statuses = [r.status for r in reversed(instance.get_runs())]
+    assert statuses == [dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.SUCCESS]
+
+
+def test_two_runs_at_once_load_every_export_once(project_env) -> None:
+    subprocess.run(
+        [str(BIN / "dagster"), "instance", "migrate"], env=project_env, check=True, timeout=120
+    )
+    first, second = _job_execute(project_env), _job_execute(project_env)
+    assert (first.wait(timeout=600), second.wait(timeout=600)) == (0, 0)
+    lake = project_env["ECOM_LAKE_ROOT"]
+    bronze = pl.read_delta(f"{lake}/bronze/orders")
+    exported = len((Path(project_env["ECOM_RAW_DIR"]) / "orders.csv").read_text().splitlines()) - 1
+    assert bronze.height == exported
+    assert bronze["_ingested_at"].n_unique() == 1
+    key = ["_source_file", "_source_row"]
+    placed = pl.concat(
+        [
+            pl.read_delta(f"{lake}/silver/{name}").select(key)
+            for name in ("orders", "rejected_orders")
+        ]
+    )
+    assert placed.sort(key).equals(bronze.select(key).sort(key))
 
 
 def _free_port() -> int:

@@ -23,6 +23,9 @@ from ecom_assets.transforms.bronze import (
 )
 
 BRONZE_ORDERS = dg.AssetKey(["bronze", "orders"])
+LAKE_LOADS_POOL = "lake_loads"
+"""The concurrency pool of the steps that add to the lake's bronze and silver tables: with its
+limit of 1 (dagster.yaml), a second run's load waits until the first one's is committed."""
 
 
 def _required_columns_missing(frame: pl.LazyFrame, layouts: Mapping[str, Layout]) -> pl.DataFrame:
@@ -68,6 +71,7 @@ def _ingested_hashes(lake: Lake) -> set[str]:
 @dg.asset(
     key=BRONZE_ORDERS,
     group_name="bronze",
+    pool=LAKE_LOADS_POOL,
     check_specs=[
         dg.AssetCheckSpec("no_unreadable_files", asset=BRONZE_ORDERS),
         dg.AssetCheckSpec("required_columns_present", asset=BRONZE_ORDERS),

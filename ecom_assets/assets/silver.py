@@ -8,7 +8,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from ecom_assets.assets.bronze import BRONZE_ORDERS, LoadConfig
+from ecom_assets.assets.bronze import BRONZE_ORDERS, LAKE_LOADS_POOL, LoadConfig
 from ecom_assets.assets.checks import result_from_offenders
 from ecom_assets.resources import Lake, LandingZone, write_metadata
 from ecom_assets.transforms import quality
@@ -41,6 +41,7 @@ def _silver_to_extend(lake: Lake, bronze: pl.LazyFrame) -> tuple[pl.LazyFrame, p
     },
     ins={"bronze": dg.AssetIn(key=BRONZE_ORDERS)},
     group_name="silver",
+    pool=LAKE_LOADS_POOL,
     check_specs=[
         dg.AssetCheckSpec(
             "has_clean_lines",
