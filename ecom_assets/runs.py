@@ -61,8 +61,8 @@ def fail_dead_runs(
             continue
         instance.report_run_failed(
             run,
-            message=f"Run {run.run_id} failed: its process (pid {pid} on {host}) is gone, killed or "
-            "crashed; a later run found it and freed its place in the lake's pool.",
+            message=f"Run {run.run_id} failed: its process (pid {pid} on {host}) is gone, killed "
+            "or crashed; a later run found it and freed its place in the lake's pool.",
         )
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         failed.append(run.run_id)
