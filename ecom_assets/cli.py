@@ -13,15 +13,33 @@ PROGRESS_FROM_ROWS = 1_000_000
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from ecom_assets.generate import generate_orders
+    from datetime import timedelta
 
+    from ecom_assets.generate import CALENDAR_START, ShopShape, expected_rows, generate_orders
+
+    if args.days is not None and args.start is not None:
+        raise ValueError("give --days or --start, not both")
+    start = args.end - timedelta(days=args.days - 1) if args.days is not None else args.start
+    shape = ShopShape(
+        start=start or CALENDAR_START,
+        end=args.end,
+        products=args.products,
+        categories=args.categories,
+        ratings=not args.no_ratings,
+    )
+    rows = expected_rows(args.rows, args.density, shape)
     raw_dir = settings.raw_dir()
-    target = Path(args.out) if args.out else raw_dir / f"orders_{args.rows}_seed{args.seed}.csv"
+    target = Path(args.out) if args.out else raw_dir / f"orders_{rows}_seed{args.seed}.csv"
     if args.if_empty and export_files(raw_dir):
         print(f"{raw_dir} already holds exports; nothing generated")
         return 0
     summary = generate_orders(
-        target, rows=args.rows, seed=args.seed, progress=args.rows >= PROGRESS_FROM_ROWS
+        target,
+        rows=args.rows,
+        seed=args.seed,
+        progress=rows >= PROGRESS_FROM_ROWS,
+        shape=shape,
+        density=args.density,
     )
     dirty = sum(summary.dirty_rows.values())
     print(
@@ -60,15 +78,53 @@ def _layout_suggest(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `ecom` and its subcommands."""
-    from ecom_assets.generate import DEFAULT_ROWS, DEFAULT_SEED
+    from datetime import date
+
+    from ecom_assets.generate import (
+        CALENDAR_END,
+        CALENDAR_START,
+        DEFAULT_PRODUCTS,
+        DEFAULT_ROWS,
+        DEFAULT_SEED,
+        MAX_CATEGORIES,
+    )
 
     parser = argparse.ArgumentParser(prog="ecom", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     generate = commands.add_parser(
         "generate", help="write a deterministic synthetic order export (original layout)"
     )
-    generate.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="about how many lines")
+    generate.add_argument(
+        "--rows", type=int, help=f"about how many lines (default {DEFAULT_ROWS:,})"
+    )
+    generate.add_argument(
+        "--density",
+        type=float,
+        help="instead of --rows: mean order lines per product per month (30 dense, 0.1 sparse)",
+    )
     generate.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed")
+    generate.add_argument(
+        "--days", type=int, help="days of history, ending on --end (instead of --start)"
+    )
+    generate.add_argument(
+        "--start", type=date.fromisoformat, help=f"first day, YYYY-MM-DD (default {CALENDAR_START})"
+    )
+    generate.add_argument(
+        "--end",
+        type=date.fromisoformat,
+        default=CALENDAR_END,
+        help=f"last day, YYYY-MM-DD (default {CALENDAR_END})",
+    )
+    generate.add_argument("--products", type=int, default=DEFAULT_PRODUCTS, help="catalogue size")
+    generate.add_argument(
+        "--categories",
+        type=int,
+        default=MAX_CATEGORIES,
+        help=f"categories, 0 to {MAX_CATEGORIES} (0: the Category field is left blank)",
+    )
+    generate.add_argument(
+        "--no-ratings", action="store_true", help="export no Rating and Reviews columns"
+    )
     generate.add_argument(
         "--out", help="file to write (default: <raw dir>/orders_<rows>_seed<seed>.csv)"
     )

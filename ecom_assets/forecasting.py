@@ -1,14 +1,19 @@
 """The revenue model, its baselines and the backtest that judges them; no Dagster, no MLflow.
 
-A time-based backtest: the test set is the latest `test_days` of cutoffs, the model learns only
-from cutoffs whose whole target window ends before the first test cutoff, and every candidate
-(the model, the linear comparison and four baselines) is scored on the same test rows.
+A time-based backtest: the test set is the latest cutoffs of the plan (`features.plan_cutoffs`),
+the model learns only from cutoffs whose whole target window ends before the first test cutoff,
+and every candidate (the model, the linear comparison and each baseline that the history
+supports on every test row) is scored on the same test rows.
+
+What serves when no model is fitted (`serve_without_model`): the best baseline by the gate's
+rule, or, when the backtest could score nothing, the run rate. `model_unfit_reason` says why
+the model is not fitted: too little history to backtest it, or too few training rows. Every
+choice is told in one sentence, "<what serves>: <why>." (`sentence`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -25,14 +30,20 @@ from ecom_assets.transforms.decisions import NEW_PRODUCT_METHOD
 from ecom_assets.transforms.features import (
     BASELINE_COLUMNS,
     CATEGORICAL_FEATURES,
+    DORMANT_AFTER_DAYS,
     FEATURES,
+    MIN_TRAIN_CUTOFFS,
     NUMERIC_FEATURES,
+    CutoffPlan,
 )
 
 BUCKET_QUANTILES = (0.4, 0.8)
 INTERVAL_QUANTILES = (0.1, 0.9)
 MAX_BIAS_PCT = 10.0
 SCORE_NAMES = ("rmse", "mae", "wape", "bias_pct", "rank_corr", "bucket_agreement")
+BASELINES = [c.removeprefix("baseline_") for c in BASELINE_COLUMNS]
+RUN_RATE = "run_rate"
+MAX_CATEGORIES = 255
 
 
 @dataclass(frozen=True)
@@ -47,8 +58,33 @@ class ModelSettings:
     l2_regularization: float = 1.0
     random_state: int = 0
 
+    @property
+    def min_train_rows(self) -> int:
+        """Fewer training rows than five of the smallest leaves make too few trees to fit."""
+        return 5 * self.min_samples_leaf
+
     def params(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Served:
+    """What the forecast uses: a registered model version, a baseline, or the run rate.
+
+    `candidate` names its row in the backtest scores ("model", "champion", a baseline or
+    "run_rate"); `scores` holds the champion's scores on the current backtest when the champion
+    serves; the interval offsets are None when no backtest could measure the errors (the run
+    rate: its interval is 0 to twice the forecast). `description` is the sentence saying what
+    serves and why.
+    """
+
+    candidate: str
+    method: str
+    model_version: str | None
+    interval_low: float | None
+    interval_high: float | None
+    description: str
+    scores: dict[str, float] | None = None
 
 
 @dataclass
@@ -60,6 +96,9 @@ class Backtest:
     train_rows: int
     test_cutoffs: list[Any] = field(default_factory=list)
 
+    def scored(self, candidate: str) -> bool:
+        return candidate in self.scores["candidate"].to_list()
+
 
 RELATIVE_FEATURES = [
     "revenue_7d",
@@ -68,7 +107,8 @@ RELATIVE_FEATURES = [
     "revenue_365d",
     "revenue_same_period_last_year",
 ]
-MODEL_INPUTS = [*FEATURES, "baseline_naive", "baseline_ma90"]
+MODEL_INPUTS = [*FEATURES, "revenue_last_period", "run_rate"]
+MODEL_FORMAT = "2"
 
 
 def _bin_edges(column: np.ndarray, bins: int = 255) -> np.ndarray:
@@ -84,15 +124,29 @@ def _to_bins(column: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(column), np.nan, np.searchsorted(edges, column, side="left"))
 
 
+def observed_features(frame: Any) -> list[str]:
+    """The numeric features with at least one value in `frame` (a pandas frame of model
+    inputs): a feature the export never fills (no ratings) or the history cannot support (365-day
+    windows under a year) carries nothing to learn from, and scikit-learn cannot bin a column
+    without any value."""
+    present = frame[NUMERIC_FEATURES].notna().any()
+    return [c for c in NUMERIC_FEATURES if present[c]]
+
+
 class BaselineRatioRegressor(BaseEstimator, RegressorMixin):
     """Gradient boosting that learns how next period's revenue differs from a recent level.
 
-    The level is the mean of the last-period and 90-day-average baselines (plus 1, so it is never
-    zero); the trees fit revenue / level with the level as sample weight under a Poisson loss,
+    The level is the mean of the last period's revenue and the run rate over the last 90 days
+    (or the whole history when it is shorter; with 90 days, the 90-day-average baseline), plus 1
+    so it is never zero, and means the same on every row whatever the history; the trees fit
+    revenue / level with the level as sample weight under a Poisson loss,
     which is a Poisson model of revenue with the level as offset. Revenue windows enter relative
     to the level, so the same tree serves small and large products. Numbers are binned by
     unweighted quantiles before the trees see them: scikit-learn's own binning computes weighted
-    quantiles when there are sample weights, which took 2 of the 2.6 s of each fit.
+    quantiles when there are sample weights, which took 2 of the 2.6 s of each fit. Only the
+    features observed in the training rows are used (`observed_features`). A change to what a
+    fitted model holds or reads bumps MODEL_FORMAT, so that an older registered champion is not
+    loaded into this class.
     """
 
     def __init__(self, settings: ModelSettings | None = None) -> None:
@@ -100,15 +154,16 @@ class BaselineRatioRegressor(BaseEstimator, RegressorMixin):
 
     @staticmethod
     def _level(frame: Any) -> np.ndarray:
-        naive = frame["baseline_naive"].fillna(0).to_numpy(dtype=float)
-        ma90 = frame["baseline_ma90"].fillna(0).to_numpy(dtype=float)
-        return np.asarray(0.5 * naive + 0.5 * ma90 + 1.0)
+        last_period = frame["revenue_last_period"].fillna(0).to_numpy(dtype=float)
+        run_rate = frame["run_rate"].fillna(0).to_numpy(dtype=float)
+        return np.asarray(0.5 * last_period + 0.5 * run_rate + 1.0)
 
     def _numbers(self, frame: Any) -> np.ndarray:
         level = self._level(frame)
-        numbers = frame[NUMERIC_FEATURES].astype(float).copy()
+        numbers = frame[self.features_].astype(float).copy()
         for column in RELATIVE_FEATURES:
-            numbers[column] = numbers[column] / level
+            if column in self.features_:
+                numbers[column] = numbers[column] / level
         numbers["level"] = level
         return np.asarray(numbers.to_numpy())
 
@@ -122,9 +177,10 @@ class BaselineRatioRegressor(BaseEstimator, RegressorMixin):
 
     def fit(self, frame: Any, target: np.ndarray) -> BaselineRatioRegressor:
         settings = self.settings or ModelSettings()
-        self.encoder_ = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1).fit(
-            frame[CATEGORICAL_FEATURES]
-        )
+        self.features_ = observed_features(frame)
+        self.encoder_ = OrdinalEncoder(
+            handle_unknown="use_encoded_value", unknown_value=-1, max_categories=MAX_CATEGORIES
+        ).fit(frame[CATEGORICAL_FEATURES])
         self.bin_edges_ = [_bin_edges(column) for column in self._numbers(frame).T]
         matrix = self._matrix(frame)
         level = self._level(frame)
@@ -149,15 +205,16 @@ def gradient_boosting(settings: ModelSettings) -> BaselineRatioRegressor:
     return BaselineRatioRegressor(settings)
 
 
-def linear_regression() -> Pipeline:
-    """The original solution's model, kept as a comparison: scaled linear regression."""
+def linear_regression(numbers: list[str]) -> Pipeline:
+    """The original solution's model, kept as a comparison: scaled linear regression on the
+    category and the numeric features `numbers`."""
     encode = ColumnTransformer(
         [
             ("category", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL_FEATURES),
             (
                 "numbers",
                 Pipeline([("impute", SimpleImputer()), ("scale", StandardScaler())]),
-                NUMERIC_FEATURES,
+                numbers,
             ),
         ]
     )
@@ -170,16 +227,57 @@ def to_model_input(frame: pl.DataFrame) -> Any:
     return frame.select(MODEL_INPUTS).with_columns(pl.col(numbers).cast(pl.Float64)).to_pandas()
 
 
-def split_by_time(
-    training: pl.DataFrame, test_days: int, horizon_days: int
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(train, test): test = cutoffs in the last `test_days`; train = cutoffs whose target window
-    ends before the first test cutoff."""
-    last_cutoff = training.select(pl.col("cutoff_date").max()).item()
-    first_test = last_cutoff - timedelta(days=test_days - 1)
-    test = training.filter(pl.col("cutoff_date") >= first_test)
-    train = training.filter(pl.col("cutoff_date") + timedelta(days=horizon_days) <= first_test)
+def split_by_time(training: pl.DataFrame, plan: CutoffPlan) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(train, test): test = cutoffs from the plan's first test cutoff on; train = cutoffs whose
+    target window ends before it. Both are empty when the plan has no cutoff."""
+    if plan.first_test is None:
+        return training.clear(), training.clear()
+    test = training.filter(pl.col("cutoff_date") >= plan.first_test)
+    train = training.filter(
+        pl.col("cutoff_date") + pl.duration(days=plan.horizon_days) <= plan.first_test
+    )
     return train, test
+
+
+def model_unfit_reason(
+    plan: CutoffPlan, train_rows: int, test_rows: int, settings: ModelSettings
+) -> str | None:
+    """Why the model cannot be fitted and backtested on this history, or None when it can."""
+    history = f"{plan.history_days:,} days of history"
+    if not plan.cutoffs:
+        return (
+            f"{history} leave no cutoff with an observed {plan.horizon_days}-day target to "
+            f"backtest anything on (needs {plan.backtest_needs_days} days)"
+        )
+    if test_rows == 0:
+        return (
+            f"no product sold in the {DORMANT_AFTER_DAYS} days before a test cutoff, so there "
+            "is nothing to backtest on"
+        )
+    if plan.train_cutoffs < MIN_TRAIN_CUTOFFS:
+        return f"{history} are too few to backtest the model (needs {plan.model_needs_days} days)"
+    if train_rows < settings.min_train_rows:
+        return (
+            f"{train_rows:,} training rows are too few to fit the model "
+            f"(needs {settings.min_train_rows})"
+        )
+    return None
+
+
+def sentence(what: str, why: str) -> str:
+    """The one sentence that says what serves the forecast and why: "<what>: <why>."."""
+    return f"{what}: {why}."
+
+
+def serve_without_model(backtest: Backtest, why: str) -> Served:
+    """The best baseline the backtest scored (see `best_baseline`), or the run rate when it
+    scored none; `why` says why no model serves."""
+    best = best_baseline(backtest.scores)
+    if best is None:
+        return Served(RUN_RATE, RUN_RATE, None, None, None, sentence("run rate", why))
+    name = best["candidate"]
+    low, high = interval_offsets(backtest.predictions, name)
+    return Served(name, f"baseline:{name}", None, low, high, sentence(f"baseline {name}", why))
 
 
 def _buckets(values: pl.Expr, quantiles: tuple[float, float]) -> pl.Expr:
@@ -204,8 +302,8 @@ def score(
     totals = predictions.select(
         (error.pow(2).mean().sqrt()).alias("rmse"),
         error.abs().mean().alias("mae"),
-        (error.abs().sum() / pl.col("actual").abs().sum()).alias("wape"),
-        (100 * error.sum() / pl.col("actual").sum()).alias("bias_pct"),
+        _ratio(error.abs().sum(), pl.col("actual").abs().sum()).alias("wape"),
+        (100 * _ratio(error.sum(), pl.col("actual").sum())).alias("bias_pct"),
     ).row(0, named=True)
     per_cutoff = predictions.group_by("cutoff_date").agg(
         pl.corr(pl.col(candidate), pl.col("actual"), method="spearman").alias("rank_corr"),
@@ -221,6 +319,12 @@ def score(
         pl.col("bucket_agreement").mean().fill_null(0.0),
     ).row(0, named=True)
     return {**totals, **means}
+
+
+def _ratio(error: pl.Expr, actual: pl.Expr) -> pl.Expr:
+    """error / actual, and 0 when there is no error (a test period without revenue that the
+    candidate forecasts as zero is forecast perfectly, not undefined)."""
+    return pl.when(error == 0).then(0.0).otherwise(error / actual)
 
 
 def interval_offsets(predictions: pl.DataFrame, candidate: str) -> tuple[float, float]:
@@ -244,33 +348,36 @@ def apply_interval(predicted: pl.Expr, offsets: tuple[float, float]) -> tuple[pl
 
 
 def backtest(
-    training: pl.DataFrame, horizon_days: int, test_days: int, settings: ModelSettings
-) -> tuple[Backtest, BaselineRatioRegressor]:
-    """Fit the model and the linear comparison on the past, score them and the baselines on the
-    latest cutoffs. Returns the backtest and the gradient-boosting model fitted on train rows."""
-    train, test = split_by_time(training, test_days, horizon_days)
-    if train.height == 0 or test.height == 0:
-        raise ValueError(
-            f"not enough history to backtest: {train.height} train and {test.height} test rows "
-            f"(need cutoffs more than {test_days + horizon_days} days apart)"
-        )
-    target = train["target"].clip(0).to_numpy()
-    model = gradient_boosting(settings).fit(to_model_input(train), target)
-    linear = linear_regression().fit(to_model_input(train), target)
-    predictions = test.select(
-        "product_id",
-        "cutoff_date",
-        pl.col("target").alias("actual"),
-        pl.Series("model", model.predict(to_model_input(test))).clip(0),
-        pl.Series("linear_regression", linear.predict(to_model_input(test))).clip(0),
-        *(pl.col(c).fill_null(0.0).alias(c.removeprefix("baseline_")) for c in BASELINE_COLUMNS),
-    )
-    candidates = [
-        "model",
-        "linear_regression",
-        *(c.removeprefix("baseline_") for c in BASELINE_COLUMNS),
+    train: pl.DataFrame, test: pl.DataFrame, settings: ModelSettings, fit_model: bool
+) -> tuple[Backtest, BaselineRatioRegressor | None]:
+    """Score on the test rows every baseline that has a value on all of them and, when
+    `fit_model`, the model and the linear comparison fitted on the train rows. Returns the
+    backtest and the gradient-boosting model fitted on train rows (None when not fitted)."""
+    supported = [
+        c for c in BASELINE_COLUMNS if test.height and test.get_column(c).null_count() == 0
     ]
-    scores = pl.DataFrame([{"candidate": c, **score(predictions, c)} for c in candidates])
+    columns: list[pl.Series | pl.Expr] = [
+        pl.col(c).alias(c.removeprefix("baseline_")) for c in supported
+    ]
+    model = None
+    if fit_model:
+        target = train["target"].clip(0).to_numpy()
+        inputs = to_model_input(train)
+        model = gradient_boosting(settings).fit(inputs, target)
+        linear = linear_regression(observed_features(inputs)).fit(inputs, target)
+        columns = [
+            pl.Series("model", model.predict(to_model_input(test))).clip(0),
+            pl.Series("linear_regression", linear.predict(to_model_input(test))).clip(0),
+            *columns,
+        ]
+    predictions = test.select(
+        "product_id", "cutoff_date", pl.col("target").alias("actual"), *columns
+    )
+    candidates = predictions.columns[3:]
+    scores = pl.DataFrame(
+        [{"candidate": c, **score(predictions, c)} for c in candidates],
+        schema={"candidate": pl.String, **dict.fromkeys(SCORE_NAMES, pl.Float64)},
+    )
     return (
         Backtest(
             predictions=predictions,
@@ -282,15 +389,18 @@ def backtest(
     )
 
 
-def best_baseline(scores: pl.DataFrame) -> dict[str, Any]:
-    """The baseline with the lowest WAPE among those whose bias is within MAX_BIAS_PCT, or the
-    lowest WAPE overall when none is."""
-    baselines = scores.filter(
-        pl.col("candidate").is_in([c.removeprefix("baseline_") for c in BASELINE_COLUMNS])
+def best_baseline(scores: pl.DataFrame) -> dict[str, Any] | None:
+    """The scored baseline with the lowest WAPE among those whose bias is within MAX_BIAS_PCT,
+    or the lowest WAPE overall when none is (ties go to the first in BASELINES order); None when
+    no baseline was scored."""
+    baselines = scores.filter(pl.col("candidate").is_in(BASELINES)).sort(
+        pl.col("candidate").replace_strict(BASELINES, list(range(len(BASELINES))))
     )
     unbiased = baselines.filter(pl.col("bias_pct").abs() <= MAX_BIAS_PCT)
     pool = unbiased if unbiased.height else baselines
-    return pool.sort("wape").row(0, named=True)
+    if pool.height == 0:
+        return None
+    return pool.sort("wape", maintain_order=True).row(0, named=True)
 
 
 def beats(candidate: dict[str, Any], reference_wape: float) -> bool:
@@ -319,26 +429,33 @@ def feature_importance(
     )
 
 
+def served_prediction(features: pl.DataFrame, method: str) -> np.ndarray:
+    """The forecast of a baseline ("baseline:<name>") or of the run rate, per feature row."""
+    column = RUN_RATE if method == RUN_RATE else f"baseline_{method.removeprefix('baseline:')}"
+    return np.asarray(features[column].fill_null(0.0).to_numpy())
+
+
 def forecast_table(
     features: pl.DataFrame,
     served_prediction: np.ndarray,
     served_method: str,
     served_description: str,
-    offsets: tuple[float, float],
+    offsets: tuple[float, float] | None,
     horizon_days: int,
     active_within_days: int,
     new_product_days: int,
 ) -> pl.DataFrame:
-    """Per active product: predicted revenue for the next horizon with an 80% interval.
+    """Per active product: predicted revenue for the next horizon with an 80% interval (from
+    the backtest's errors; 0 to twice the prediction when `offsets` is None: no backtest).
 
     Products younger than `new_product_days` get their run rate since launch instead (revenue
     per day since the first sale times the horizon, interval 0 to twice that), because the model
     has too little of their history to learn from.
     """
     new = pl.col("product_age_days") < new_product_days
-    run_rate = pl.col("revenue_90d") / (pl.col("product_age_days") + 1) * horizon_days
+    run_rate = pl.col("revenue_recent") / (pl.col("product_age_days") + 1) * horizon_days
     served = pl.col("served_prediction").clip(0)
-    lower, upper = apply_interval(served, offsets)
+    lower, upper = apply_interval(served, offsets) if offsets else (pl.lit(0.0), 2 * served)
     return (
         features.with_columns(pl.Series("served_prediction", served_prediction, pl.Float64))
         .filter(pl.col("days_since_last_sale") <= active_within_days)
@@ -347,7 +464,7 @@ def forecast_table(
             pl.when(new).then(run_rate.clip(0)).otherwise(served).alias("predicted_revenue"),
             pl.when(new).then(0.0).otherwise(lower.clip(0)).alias("predicted_lower"),
             pl.when(new).then(2 * run_rate.clip(0)).otherwise(upper).alias("predicted_upper"),
-            pl.col("baseline_naive").fill_null(0.0).alias("revenue_last_period"),
+            pl.col("revenue_last_period").fill_null(0.0).alias("revenue_last_period"),
             pl.when(new)
             .then(pl.lit(NEW_PRODUCT_METHOD))
             .otherwise(pl.lit(served_method))

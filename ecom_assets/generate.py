@@ -1,8 +1,12 @@
 """Deterministic synthetic order exports that look like a real online store.
 
 `generate_orders` writes a CSV in the original export layout (`EXPORT_COLUMNS`): one row per
-order line, sorted by order date then order ID, over a fixed three-year calendar
-(`CALENDAR_START`..`CALENDAR_END`), so the output depends only on `rows` and `seed`.
+order line, sorted by order date then order ID, so the output depends only on `rows`, `seed` and
+the shop's `ShopShape`. The default shape is 240 products in 12 categories over a fixed
+three-year calendar (`CALENDAR_START`..`CALENDAR_END`) with ratings; other shapes change the
+calendar, the catalogue size, the number of categories (none: the Category field is left blank)
+and whether ratings and reviews are exported; a demand density (order lines per product per
+month) can size the export instead of a row count.
 
 The demand model is built once per seed as a (product x day) matrix of expected order lines:
 
@@ -58,6 +62,9 @@ EXPORT_COLUMNS = [
 CALENDAR_START = dt.date(2023, 10, 1)
 CALENDAR_END = dt.date(2026, 9, 30)
 MIN_ROWS = 1_000
+MIN_DAYS = 7
+DAYS_PER_MONTH = 365.25 / 12
+RATING_COLUMNS = ("Rating", "Reviews")
 
 # Share of the clean order lines that each defect class adds (copies) or corrupts (in place).
 DIRTY_FRACTIONS: dict[str, float] = {
@@ -417,6 +424,8 @@ _BRANDS = (
     "Willow",
 )
 _PRODUCTS_PER_CATEGORY = 20
+DEFAULT_PRODUCTS = _PRODUCTS_PER_CATEGORY * len(_CATEGORIES)
+MAX_CATEGORIES = len(_CATEGORIES)
 _PAYMENT_METHODS = (
     "Credit Card",
     "Debit Card",
@@ -478,30 +487,95 @@ _CUSTOMER_STREAM = 1
 _FIRST_CHUNK_STREAM = 2
 
 
+@dataclass(frozen=True)
+class ShopShape:
+    """The shop an export describes: its calendar (first and last day), how many products it
+    sells, in how many of the generator's categories (0: the export leaves Category blank), and
+    whether its lines carry ratings and review counts (False: no Rating and Reviews columns)."""
+
+    start: dt.date = CALENDAR_START
+    end: dt.date = CALENDAR_END
+    products: int = DEFAULT_PRODUCTS
+    categories: int = MAX_CATEGORIES
+    ratings: bool = True
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def check(self) -> None:
+        """Raise ValueError naming the setting that no shop can have."""
+        if self.days < MIN_DAYS:
+            raise ValueError(
+                f"the calendar must span at least {MIN_DAYS} days, got {self.start} to {self.end}"
+            )
+        if self.products < 1:
+            raise ValueError(f"products must be at least 1, got {self.products}")
+        if not 0 <= self.categories <= MAX_CATEGORIES:
+            raise ValueError(
+                f"categories must be between 0 and {MAX_CATEGORIES}, got {self.categories}"
+            )
+
+    def columns(self) -> list[str]:
+        """The export's header."""
+        return [c for c in EXPORT_COLUMNS if self.ratings or c not in RATING_COLUMNS]
+
+    def dirty_fractions(self) -> dict[str, float]:
+        """`DIRTY_FRACTIONS` without the defects the export's columns cannot carry."""
+        absent = {
+            "rating_out_of_range": not self.ratings,
+            "category_variant": self.categories == 0,
+        }
+        return {name: 0.0 if absent.get(name) else f for name, f in DIRTY_FRACTIONS.items()}
+
+
+def expected_rows(rows: int | None, density: float | None, shape: ShopShape) -> int:
+    """The export's expected size: `rows` (at least MIN_ROWS; DEFAULT_ROWS when neither is
+    given), or `density` order lines per product per month over the shape's calendar."""
+    if rows is not None and density is not None:
+        raise ValueError("give rows or a density, not both")
+    if density is None:
+        rows = DEFAULT_ROWS if rows is None else rows
+        if rows < MIN_ROWS:
+            raise ValueError(f"rows must be at least {MIN_ROWS}, got {rows}")
+        return rows
+    if density <= 0:
+        raise ValueError(f"the density must be positive, got {density}")
+    return max(1, round(density * shape.products * shape.days / DAYS_PER_MONTH))
+
+
 def generate_orders(
     path: Path,
-    rows: int = DEFAULT_ROWS,
+    rows: int | None = None,
     seed: int = DEFAULT_SEED,
     progress: bool = False,
+    shape: ShopShape = ShopShape(),
+    density: float | None = None,
 ) -> GenerationSummary:
-    """Write an order export of about `rows` lines to `path`.
+    """Write an order export of about `rows` lines (default DEFAULT_ROWS) to `path`, or of
+    `density` order lines per product per month.
 
     The layout is the original export's: CSV, UTF-8, LF line ends, a header row of
-    `EXPORT_COLUMNS`. The same `rows` and `seed` always give a byte-identical file. The export
-    is written to a temporary file next to `path` and renamed at the end, so `path` never holds
-    a partial file. `progress=True` shows a progress bar (over calendar days) on stderr.
+    `EXPORT_COLUMNS` (without Rating and Reviews when the shape has no ratings). The same
+    arguments always give a byte-identical file. The export is written to a temporary file next
+    to `path` and renamed at the end, so `path` never holds a partial file. `progress=True`
+    shows a progress bar (over calendar days) on stderr. Raises ValueError for an impossible
+    setting, or when a tiny shop samples no order line at all.
     """
-    if rows < MIN_ROWS:
-        raise ValueError(f"rows must be at least {MIN_ROWS}, got {rows}")
+    shape.check()
+    rows = expected_rows(rows, density, shape)
     if seed < 0:
         raise ValueError(f"seed must be non-negative, got {seed}")
     path = Path(path)
-    days = _calendar_days()
-    clean_rows = rows / (1 + sum(DIRTY_FRACTIONS[name] for name in _COPIED_DEFECTS))
-    catalog = _build_catalog(_stream(seed, _CATALOG_STREAM), days, clean_rows)
+    days = _calendar_days(shape)
+    fractions = shape.dirty_fractions()
+    clean_rows = rows / (1 + sum(fractions[name] for name in _COPIED_DEFECTS))
+    catalog = _build_catalog(_stream(seed, _CATALOG_STREAM), days, clean_rows, shape)
     customers = _build_customers(_stream(seed, _CUSTOMER_STREAM), rows)
-    labels = _build_labels(catalog, days)
-    totals = _RunningTotals(product_lines=np.zeros(len(catalog.names), np.int64))
+    labels = _build_labels(catalog, days, shape)
+    totals = _RunningTotals(
+        product_lines=np.zeros(len(catalog.names), np.int64), fractions=fractions
+    )
     chunks = _chunk_bounds(days, catalog.lines_per_day.sum(axis=0))
     with (
         _atomic_output(path) as handle,
@@ -514,10 +588,17 @@ def generate_orders(
             quotas = totals.defect_quotas()
             export, injected = _inject_defects(rng, lines, quotas, len(days))
             totals.record_export(len(export), injected)
-            _render(export, labels).write_csv(handle, include_header=index == 0, float_precision=2)
+            _render(export, labels).select(shape.columns()).write_csv(
+                handle, include_header=index == 0, float_precision=2
+            )
             bar.update(end_day - first_day)
             bar.set_postfix_str(f"{totals.rows_written:,} rows")
-    return totals.summary(path, seed, catalog, days)
+        if totals.clean_rows == 0:
+            raise ValueError(
+                f"no order line was sampled for {shape.products} product(s) over {shape.days} "
+                f"days from {rows} expected lines; ask for more rows or a higher density"
+            )
+    return totals.summary(path, seed, catalog, days, shape)
 
 
 @dataclass(frozen=True)
@@ -580,6 +661,7 @@ class _Lines:
 @dataclass
 class _RunningTotals:
     product_lines: IntArray
+    fractions: dict[str, float]
     next_order: int = 1
     clean_rows: int = 0
     rows_written: int = 0
@@ -598,10 +680,10 @@ class _RunningTotals:
         self.last_day = int(lines.date_code[-1])
 
     def defect_quotas(self) -> dict[str, int]:
-        """Rows of each class still owed so that the running share matches `DIRTY_FRACTIONS`."""
+        """Rows of each class still owed so that the running share matches `fractions`."""
         return {
             name: max(0, round(fraction * self.clean_rows) - self.dirty_rows[name])
-            for name, fraction in DIRTY_FRACTIONS.items()
+            for name, fraction in self.fractions.items()
         }
 
     def record_export(self, rows: int, injected: dict[str, int]) -> None:
@@ -610,14 +692,19 @@ class _RunningTotals:
             self.dirty_rows[name] += count
 
     def summary(
-        self, path: Path, seed: int, catalog: _Catalog, days: npt.NDArray[np.datetime64]
+        self,
+        path: Path,
+        seed: int,
+        catalog: _Catalog,
+        days: npt.NDArray[np.datetime64],
+        shape: ShopShape,
     ) -> GenerationSummary:
         sold = self.product_lines > 0
         return GenerationSummary(
             path=path,
             rows_written=self.rows_written,
             products=int(sold.sum()),
-            categories=len(np.unique(catalog.category[sold])),
+            categories=len(np.unique(catalog.category[sold])) if shape.categories else 0,
             first_date=days[self.first_day].item(),
             last_date=days[self.last_day].item(),
             dirty_rows=dict(self.dirty_rows),
@@ -629,9 +716,9 @@ def _stream(seed: int, stream: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(stream,)))
 
 
-def _calendar_days() -> npt.NDArray[np.datetime64]:
+def _calendar_days(shape: ShopShape) -> npt.NDArray[np.datetime64]:
     return np.arange(
-        np.datetime64(CALENDAR_START), np.datetime64(CALENDAR_END) + 1, dtype="datetime64[D]"
+        np.datetime64(shape.start), np.datetime64(shape.end) + 1, dtype="datetime64[D]"
     )
 
 
@@ -652,9 +739,12 @@ def _chunk_bounds(
 
 
 def _build_catalog(
-    rng: np.random.Generator, days: npt.NDArray[np.datetime64], clean_rows: float
+    rng: np.random.Generator,
+    days: npt.NDArray[np.datetime64],
+    clean_rows: float,
+    shape: ShopShape,
 ) -> _Catalog:
-    names, category = _product_names(rng)
+    names, category = _product_names(rng, shape.products, max(shape.categories, 1))
     n_products, n_days = len(names), len(days)
     specs = _CATEGORIES
     base_price = _shelf_price(
@@ -694,15 +784,23 @@ def _build_catalog(
     )
 
 
-def _product_names(rng: np.random.Generator) -> tuple[list[str], IntArray]:
-    """Unique "<Brand> <Noun>" names, `_PRODUCTS_PER_CATEGORY` per category."""
+def _product_names(
+    rng: np.random.Generator, products: int, categories: int
+) -> tuple[list[str], IntArray]:
+    """Unique "<Brand> <Noun>" names spread evenly over the first `categories` categories; a
+    category with more products than brand and noun pairs numbers its series ("... 2")."""
+    per_category = np.full(categories, products // categories)
+    per_category[: products % categories] += 1
     names: list[str] = []
-    for spec in _CATEGORIES:
-        picks = rng.choice(len(_BRANDS) * len(spec.nouns), _PRODUCTS_PER_CATEGORY, replace=False)
-        for pick in np.sort(picks):
-            brand, noun = divmod(int(pick), len(spec.nouns))
-            names.append(f"{_BRANDS[brand]} {spec.nouns[noun]}")
-    category = np.repeat(np.arange(len(_CATEGORIES), dtype=np.int64), _PRODUCTS_PER_CATEGORY)
+    for spec, count in zip(_CATEGORIES, per_category.tolist(), strict=False):
+        pairs = len(_BRANDS) * len(spec.nouns)
+        series = max(1, -(-count // pairs))
+        for pick in np.sort(rng.choice(pairs * series, count, replace=False)):
+            number, pair = divmod(int(pick), pairs)
+            brand, noun = divmod(pair, len(spec.nouns))
+            suffix = f" {number + 1}" if number else ""
+            names.append(f"{_BRANDS[brand]} {spec.nouns[noun]}{suffix}")
+    category = np.repeat(np.arange(categories, dtype=np.int64), per_category)
     return names, category
 
 
@@ -715,7 +813,8 @@ def _price_paths(rng: np.random.Generator, base_price: FloatArray, n_days: int) 
     """Shelf price per product and day with one to three step changes of 5-30% each."""
     n_products = len(base_price)
     changed = np.repeat(np.arange(n_products), rng.integers(1, 4, n_products))
-    change_day = rng.integers(45, n_days - 45, len(changed))
+    margin = min(45, n_days // 4)
+    change_day = rng.integers(margin, max(n_days - margin, margin + 1), len(changed))
     size = rng.uniform(0.05, 0.30, len(changed))
     step = np.log1p(np.where(rng.random(len(changed)) < _PRICE_RISE_SHARE, size, -size))
     log_steps = np.zeros((n_products, n_days))
@@ -735,9 +834,13 @@ def _lifecycle(
 ) -> tuple[IntArray, FloatArray]:
     """Launch day per product and an availability factor (0 before launch / after stop)."""
     launched = rng.random(n_products) < _LAUNCH_SHARE
-    launch_day = np.where(launched, rng.integers(60, n_days - 300, n_products), 0)
+    first_launch = min(60, n_days // 3)
+    last_launch = max(n_days - 300, 2 * n_days // 3, first_launch + 1)
+    launch_day = np.where(launched, rng.integers(first_launch, last_launch, n_products), 0)
     discontinued = rng.random(n_products) < _DISCONTINUED_SHARE
-    stop_day = np.where(discontinued, rng.integers(launch_day + 180, n_days - 60), n_days)
+    last_stop = n_days - min(60, n_days // 6)
+    first_stop = np.minimum(launch_day + min(180, n_days // 3), last_stop - 1)
+    stop_day = np.where(discontinued, rng.integers(first_stop, last_stop), n_days)
     day = np.arange(n_days)
     age = day[None, :] - launch_day[:, None]
     ramp = np.where(launched[:, None], 1.0 - np.exp(-np.maximum(age, 0) / _LAUNCH_RAMP_DAYS), 1.0)
@@ -775,21 +878,23 @@ def _category_day_effects(days: npt.NDArray[np.datetime64]) -> FloatArray:
 def _retail_event_lift(days: npt.NDArray[np.datetime64]) -> FloatArray:
     """Black Friday to Cyber Monday, the pre-Christmas weeks and a mid-July sale event."""
     lift = np.ones(len(days))
-    for year in range(CALENDAR_START.year, CALENDAR_END.year + 1):
-        _set_lift(lift, dt.date(year, 12, 1), list(np.linspace(1.25, 1.7, 20)))
-        _set_lift(lift, dt.date(year, 12, 21), [1.3, 1.3, 1.3, 0.8, 0.45] + [1.1] * 6)
+    start, end = days[0].item(), days[-1].item()
+    for year in range(start.year, end.year + 1):
+        _set_lift(lift, start, dt.date(year, 12, 1), list(np.linspace(1.25, 1.7, 20)))
+        _set_lift(lift, start, dt.date(year, 12, 21), [1.3, 1.3, 1.3, 0.8, 0.45] + [1.1] * 6)
         thanksgiving = _nth_weekday(year, 11, weekday=3, n=4)
-        _set_lift(lift, thanksgiving - dt.timedelta(days=7), [1.25] * 7)
-        _set_lift(lift, thanksgiving, [1.5, 3.2, 2.3, 2.0, 2.8])
+        _set_lift(lift, start, thanksgiving - dt.timedelta(days=7), [1.25] * 7)
+        _set_lift(lift, start, thanksgiving, [1.5, 3.2, 2.3, 2.0, 2.8])
         july_sale = _nth_weekday(year, 7, weekday=1, n=2)
-        _set_lift(lift, july_sale - dt.timedelta(days=1), [1.2, 2.4, 2.1])
+        _set_lift(lift, start, july_sale - dt.timedelta(days=1), [1.2, 2.4, 2.1])
     return lift
 
 
 def _valentine_lift(days: npt.NDArray[np.datetime64]) -> FloatArray:
     lift = np.ones(len(days))
-    for year in range(CALENDAR_START.year, CALENDAR_END.year + 1):
-        _set_lift(lift, dt.date(year, 2, 1), [1.3] * 6 + [2.0] * 7 + [1.4])
+    start, end = days[0].item(), days[-1].item()
+    for year in range(start.year, end.year + 1):
+        _set_lift(lift, start, dt.date(year, 2, 1), [1.3] * 6 + [2.0] * 7 + [1.4])
     return lift
 
 
@@ -798,9 +903,10 @@ def _nth_weekday(year: int, month: int, weekday: int, n: int) -> dt.date:
     return first + dt.timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
 
 
-def _set_lift(lift: FloatArray, start: dt.date, values: list[float]) -> None:
-    """Write `values` into `lift` from `start` on, skipping days outside the calendar."""
-    offset = (start - CALENDAR_START).days
+def _set_lift(lift: FloatArray, first_day: dt.date, start: dt.date, values: list[float]) -> None:
+    """Write `values` into `lift` (a calendar from `first_day`) from `start` on, skipping days
+    outside the calendar."""
+    offset = (start - first_day).days
     index = offset + np.arange(len(values))
     inside = (index >= 0) & (index < len(lift))
     lift[index[inside]] = np.asarray(values)[inside]
@@ -815,15 +921,18 @@ def _build_customers(rng: np.random.Generator, rows: int) -> _Customers:
     )
 
 
-def _build_labels(catalog: _Catalog, days: npt.NDArray[np.datetime64]) -> _Labels:
+def _build_labels(catalog: _Catalog, days: npt.NDArray[np.datetime64], shape: ShopShape) -> _Labels:
     iso = [str(day) for day in days]
     unparseable = [label for date in iso for label in _unparseable_dates(date)]
     future = [label for date in iso for label in _future_dates(date)]
     variants = [label for spec in _CATEGORIES for label in _category_variants(spec)]
+    categories = [spec.name for spec in _CATEGORIES] + variants
     return _Labels(
         dates=pl.Series(iso + unparseable + future, dtype=pl.String),
         products=pl.Series(catalog.names, dtype=pl.String),
-        categories=pl.Series([spec.name for spec in _CATEGORIES] + variants, dtype=pl.String),
+        categories=pl.Series(
+            categories if shape.categories else [None] * len(categories), dtype=pl.String
+        ),
     )
 
 
@@ -840,10 +949,13 @@ def _unparseable_dates(iso: str) -> list[str | None]:
 
 
 def _future_dates(iso: str) -> list[str]:
-    """Year typos: swapped last digits (2024 -> 2042) or 2099; Feb 29 becomes Feb 28."""
+    """Year typos: swapped last digits (2024 -> 2042; 40 years on when that is not later, as
+    2030 -> 2070) or 2099; Feb 29 becomes Feb 28."""
     year, month, day = iso.split("-")
     day = "28" if (month, day) == ("02", "29") else day
-    return [f"{year[:2]}{year[3]}{year[2]}-{month}-{day}", f"2099-{month}-{day}"]
+    swapped = f"{year[:2]}{year[3]}{year[2]}"
+    typo = swapped if swapped > year else str(int(year) + 40)
+    return [f"{typo}-{month}-{day}", f"2099-{month}-{day}"]
 
 
 def _category_variants(spec: _CategorySpec) -> list[str]:

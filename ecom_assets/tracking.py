@@ -4,10 +4,15 @@ A new model version becomes the `champion` alias only when it beats the best bas
 backtest (lower WAPE, bias within 10%) and the current champion (lower WAPE than the champion's
 own backtest). The forecast uses the champion only when it also beats the best baseline on the
 current backtest (it is re-scored on the same test rows); otherwise the best baseline serves.
+When the history is too short to fit the model, the run holds the baselines' backtest only and
+registers nothing; what serves is then `forecasting.serve_without_model`. Every run is tagged
+`served_by` with the sentence that says what serves and why, and holds the backtest predictions
+(`backtest_predictions.csv`) and scores.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date
 from importlib import metadata
@@ -20,7 +25,18 @@ from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
 from ecom_assets import settings
-from ecom_assets.forecasting import SCORE_NAMES, Backtest, beats, score, to_model_input
+from ecom_assets.forecasting import (
+    MODEL_FORMAT,
+    SCORE_NAMES,
+    Backtest,
+    Served,
+    beats,
+    best_baseline,
+    score,
+    sentence,
+    serve_without_model,
+    to_model_input,
+)
 
 MODEL_NAME = "ecom_revenue_forecast"
 EXPERIMENT_NAME = "ecom-revenue-forecast"
@@ -34,31 +50,30 @@ SKOPS_TRUSTED_TYPES = [
 ]
 
 
-@dataclass(frozen=True)
-class Served:
-    """What the forecast uses: a registered model version, or a baseline.
-
-    `candidate` names its row in the backtest scores ("model", "champion" or a baseline);
-    `scores` holds the champion's scores on the current backtest when the champion serves.
-    """
-
-    candidate: str
-    method: str
-    model_version: str | None
-    interval_low: float
-    interval_high: float
-    description: str
-    scores: dict[str, float] | None = None
+SERVED_BY_TAG = "served_by"
+FORMAT_TAG = "model_format"
+PREDICTIONS_ARTIFACT = "backtest_predictions.csv"
 
 
 @dataclass(frozen=True)
 class TrainingRecord:
-    """The outcome of one training: its run, its version, and what the forecast will use."""
+    """The outcome of one training: its run, its version (None when no model was fitted), and
+    what the forecast will use."""
 
     run_id: str
-    version: str
+    version: str | None
     promoted: bool
     served: Served
+
+
+@dataclass(frozen=True)
+class FittedModel:
+    """This run's model: refitted on every training row, with its permutation importance and
+    its prediction-interval offsets on the backtest."""
+
+    final: Any
+    importance: pl.DataFrame
+    offsets: tuple[float, float]
 
 
 def client(tracking_uri: str, artifact_location: str) -> MlflowClient:
@@ -73,10 +88,13 @@ def client(tracking_uri: str, artifact_location: str) -> MlflowClient:
 
 
 def _champion(tracking: MlflowClient) -> Any | None:
+    """The champion version, unless it was registered in an older MODEL_FORMAT (which the
+    current model class cannot load)."""
     try:
-        return tracking.get_model_version_by_alias(MODEL_NAME, CHAMPION)
+        champion = tracking.get_model_version_by_alias(MODEL_NAME, CHAMPION)
     except mlflow.exceptions.MlflowException:
         return None
+    return champion if champion.tags.get(FORMAT_TAG) == MODEL_FORMAT else None
 
 
 def _backtest_plot(predictions: pl.DataFrame) -> Figure:
@@ -105,64 +123,98 @@ def _importance_plot(importance: pl.DataFrame) -> Figure:
 def log_training(
     tracking: MlflowClient,
     backtest: Backtest,
-    final_model: Any,
+    fitted: FittedModel | None,
     test_rows: pl.DataFrame,
-    importance: pl.DataFrame,
     params: dict[str, Any],
-    best_baseline: dict[str, Any],
-    offsets: dict[str, tuple[float, float]],
+    unfit_reason: str | None,
 ) -> TrainingRecord:
     """Log one training run, register its model, apply the champion gate, and say what serves.
 
-    `test_rows` are the backtest's feature rows (to re-score the champion on); `offsets` holds
-    the prediction-interval offsets of "model" and of the best baseline.
+    `fitted` is None when the model was not fitted, for `unfit_reason`; then the run logs the
+    baselines' backtest only and `forecasting.serve_without_model` decides what serves.
+    `test_rows` are the backtest's feature rows (to re-score the champion on).
     """
-    scores = {row["candidate"]: row for row in backtest.scores.iter_rows(named=True)}
-    candidate = scores["model"]
+    best = best_baseline(backtest.scores)
+    with mlflow.start_run(run_name=f"revenue-model-{params['as_of_date']}") as run:
+        mlflow.log_params(
+            {
+                **params,
+                "best_baseline": best["candidate"] if best else None,
+                "model_fitted": fitted is not None,
+            }
+        )
+        mlflow.log_metrics(
+            {
+                f"{row['candidate']}_{metric}": float(value)
+                for row in backtest.scores.iter_rows(named=True)
+                for metric, value in row.items()
+                if metric != "candidate" and value is not None and math.isfinite(value)
+            }
+        )
+        mlflow.log_text(backtest.scores.write_csv(), "backtest_scores.csv")
+        mlflow.log_text(backtest.predictions.write_csv(), PREDICTIONS_ARTIFACT)
+        version = _log_model(fitted, backtest, test_rows) if fitted else None
+    if fitted is None or version is None or best is None:
+        record = TrainingRecord(
+            run.info.run_id, None, False, serve_without_model(backtest, unfit_reason or "")
+        )
+    else:
+        promoted, served = _gate(tracking, fitted, version, backtest, test_rows, best)
+        record = TrainingRecord(run.info.run_id, version, promoted, served)
+    tracking.set_tag(record.run_id, SERVED_BY_TAG, record.served.description)
+    return record
+
+
+def _gate(
+    tracking: MlflowClient,
+    fitted: FittedModel,
+    version: str,
+    backtest: Backtest,
+    test_rows: pl.DataFrame,
+    best: dict[str, Any],
+) -> tuple[bool, Served]:
+    """Promote this run's model version when it beats the best baseline and the champion's own
+    backtest; say what serves."""
     champion = _champion(tracking)
     champion_wape = (
         tracking.get_run(champion.run_id).data.metrics.get("model_wape") if champion else None
     )
-    with mlflow.start_run(run_name=f"revenue-model-{params['as_of_date']}") as run:
-        mlflow.log_params({**params, "best_baseline": best_baseline["candidate"]})
-        mlflow.log_metrics(
-            {
-                f"{name}_{metric}": float(value)
-                for name, row in scores.items()
-                for metric, value in row.items()
-                if metric != "candidate" and value is not None
-            }
-        )
-        mlflow.log_metrics(
-            {"interval_low": offsets["model"][0], "interval_high": offsets["model"][1]}
-        )
-        mlflow.log_figure(_backtest_plot(backtest.predictions), "backtest_actual_vs_predicted.png")
-        mlflow.log_figure(_importance_plot(importance), "feature_importance.png")
-        mlflow.log_text(backtest.scores.write_csv(), "backtest_scores.csv")
-        example = to_model_input(test_rows.head(5))
-        logged = mlflow.sklearn.log_model(
-            final_model,
-            name="model",
-            signature=infer_signature(example, final_model.predict(example)),
-            input_example=example,
-            registered_model_name=MODEL_NAME,
-            serialization_format="skops",
-            skops_trusted_types=SKOPS_TRUSTED_TYPES,
-            pip_requirements=_requirements(),
-        )
-    version = str(logged.registered_model_version)
-    promoted = beats(candidate, best_baseline["wape"]) and (
+    candidate = backtest.scores.filter(pl.col("candidate") == "model").row(0, named=True)
+    promoted = beats(candidate, best["wape"]) and (
         champion_wape is None or candidate["wape"] < champion_wape
     )
     tracking.set_model_version_tag(MODEL_NAME, version, "promoted", str(promoted).lower())
-    if promoted:
-        tracking.set_registered_model_alias(MODEL_NAME, CHAMPION, version)
-        served = Served("model", "model", version, *offsets["model"], f"{MODEL_NAME} v{version}")
-    else:
-        served = _champion_or_baseline(
-            tracking, champion, backtest, test_rows, best_baseline, offsets
-        )
-    return TrainingRecord(run.info.run_id, version, promoted, served)
+    tracking.set_model_version_tag(MODEL_NAME, version, FORMAT_TAG, MODEL_FORMAT)
+    if not promoted:
+        return False, _champion_or_baseline(tracking, champion, backtest, test_rows, best, version)
+    tracking.set_registered_model_alias(MODEL_NAME, CHAMPION, version)
+    why = (
+        f"the model beats the best baseline {best['candidate']} on the backtest "
+        f"(WAPE {candidate['wape']:.3f} vs {best['wape']:.3f}, bias {candidate['bias_pct']:+.1f}%)"
+    )
+    return True, Served(
+        "model", "model", version, *fitted.offsets, sentence(f"{MODEL_NAME} v{version}", why)
+    )
+
+
+def _log_model(fitted: FittedModel, backtest: Backtest, test_rows: pl.DataFrame) -> str:
+    """Log the fitted model's plots, interval and model into the active run, register it, and
+    return its version."""
+    mlflow.log_metrics({"interval_low": fitted.offsets[0], "interval_high": fitted.offsets[1]})
+    mlflow.log_figure(_backtest_plot(backtest.predictions), "backtest_actual_vs_predicted.png")
+    mlflow.log_figure(_importance_plot(fitted.importance), "feature_importance.png")
+    example = to_model_input(test_rows.head(5))
+    logged = mlflow.sklearn.log_model(
+        fitted.final,
+        name="model",
+        signature=infer_signature(example, fitted.final.predict(example)),
+        input_example=example,
+        registered_model_name=MODEL_NAME,
+        serialization_format="skops",
+        skops_trusted_types=SKOPS_TRUSTED_TYPES,
+        pip_requirements=_requirements(),
+    )
+    return str(logged.registered_model_version)
 
 
 def _champion_or_baseline(
@@ -171,9 +223,10 @@ def _champion_or_baseline(
     backtest: Backtest,
     test_rows: pl.DataFrame,
     best_baseline: dict[str, Any],
-    offsets: dict[str, tuple[float, float]],
+    version: str,
 ) -> Served:
-    """The current champion if it beats the best baseline on this backtest, else that baseline.
+    """The current champion if it beats the best baseline on this backtest, else that baseline;
+    `version` is this run's model, which was not promoted.
 
     A champion trained only on data before the first test cutoff is re-scored on the test rows;
     one that has seen their targets (same or overlapping data) keeps the scores of its own
@@ -191,23 +244,25 @@ def _champion_or_baseline(
         else:
             current = {name: run.data.metrics[f"model_{name}"] for name in SCORE_NAMES}
         if beats(current, best_baseline["wape"]):
+            why = (
+                f"the champion beats the best baseline {best_baseline['candidate']} on the "
+                f"backtest (WAPE {current['wape']:.3f} vs {best_baseline['wape']:.3f}) and this "
+                f"run's model v{version} was not promoted"
+            )
             return Served(
                 candidate="champion",
                 method="model",
                 model_version=str(champion.version),
                 interval_low=run.data.metrics["interval_low"],
                 interval_high=run.data.metrics["interval_high"],
-                description=f"{MODEL_NAME} v{champion.version}",
+                description=sentence(f"{MODEL_NAME} v{champion.version}", why),
                 scores=current,
             )
-    name = best_baseline["candidate"]
-    return Served(
-        candidate=name,
-        method=f"baseline:{name}",
-        model_version=None,
-        interval_low=offsets[name][0],
-        interval_high=offsets[name][1],
-        description=f"baseline:{name} (no model beats it on the backtest)",
+    model_wape = backtest.scores.filter(pl.col("candidate") == "model")["wape"].item()
+    return serve_without_model(
+        backtest,
+        f"no model beats it on the backtest (WAPE {best_baseline['wape']:.3f}; this run's model "
+        f"{model_wape:.3f})",
     )
 
 

@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import re
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -16,6 +17,7 @@ from ecom_assets.generate import (
     DIRTY_FRACTIONS,
     EXPORT_COLUMNS,
     GenerationSummary,
+    ShopShape,
     generate_orders,
 )
 
@@ -406,4 +408,90 @@ def test_rejects_tiny_exports_and_negative_seeds(tmp_path: Path) -> None:
         generate_orders(tmp_path / "tiny.csv", rows=10)
     with pytest.raises(ValueError, match="seed"):
         generate_orders(tmp_path / "negative.csv", rows=2_000, seed=-1)
+    assert list(tmp_path.iterdir()) == []
+
+
+SHAPE_END = dt.date(2026, 6, 30)
+
+
+def _shape(days: int, **settings: Any) -> ShopShape:
+    """A shop whose calendar is the `days` up to SHAPE_END."""
+    return ShopShape(start=SHAPE_END - dt.timedelta(days=days - 1), end=SHAPE_END, **settings)
+
+
+def test_an_explicit_default_shape_writes_the_default_export(tmp_path: Path) -> None:
+    implicit = generate_orders(tmp_path / "a.csv", rows=SMALL_ROWS, seed=5)
+    explicit = generate_orders(tmp_path / "b.csv", rows=SMALL_ROWS, seed=5, shape=ShopShape())
+    assert sha256(implicit.path) == sha256(explicit.path)
+
+
+def test_a_short_small_shop_stays_inside_its_calendar(tmp_path: Path) -> None:
+    shape = _shape(90, products=20)
+    summary = generate_orders(tmp_path / "shop.csv", seed=2, shape=shape, density=30)
+    clean = flag_defects(pl.read_csv(summary.path, infer_schema=False)).filter(
+        ~pl.any_horizontal(INVALID_DEFECTS)
+    )
+    assert clean["date"].min() >= shape.start and clean["date"].max() <= SHAPE_END
+    assert (summary.first_date, summary.last_date) == (clean["date"].min(), clean["date"].max())
+    assert clean["Product"].n_unique() == summary.products <= 20
+    months = 90 / (365.25 / 12)
+    expected = 30 * 20 * months
+    assert abs(summary.rows_written - expected) < 0.1 * expected
+
+
+def test_a_very_sparse_catalogue_sells_most_products_less_than_once_a_month(
+    tmp_path: Path,
+) -> None:
+    shape = _shape(400, products=2_000, categories=1)
+    summary = generate_orders(tmp_path / "shop.csv", seed=4, shape=shape, density=0.2)
+    raw = pl.read_csv(summary.path, infer_schema=False)
+    lines_per_sold_product = raw.group_by("Product").len()["len"]
+    never_sold = 2_000 - lines_per_sold_product.len()
+    months = 400 / (365.25 / 12)
+    under_monthly = int((lines_per_sold_product < months).sum()) + never_sold
+    assert summary.products == lines_per_sold_product.len() > 1_000
+    assert under_monthly / 2_000 > 0.9
+    assert raw.select(category_key("Category").n_unique()).item() == 1
+    assert summary.categories == 1
+
+
+def test_no_categories_leaves_the_field_blank_and_no_ratings_drops_their_columns(
+    tmp_path: Path,
+) -> None:
+    shape = _shape(200, products=50, categories=0, ratings=False)
+    summary = generate_orders(tmp_path / "shop.csv", seed=6, shape=shape, density=20)
+    raw = pl.read_csv(summary.path, infer_schema=False)
+    assert raw.columns == [c for c in EXPORT_COLUMNS if c not in ("Rating", "Reviews")]
+    assert raw["Category"].null_count() == raw.height
+    assert summary.categories == 0
+    assert summary.dirty_rows["rating_out_of_range"] == 0
+    assert summary.dirty_rows["category_variant"] == 0
+    assert summary.dirty_rows["bad_price"] > 0
+
+
+def test_a_large_catalogue_in_one_category_gets_unique_numbered_names(tmp_path: Path) -> None:
+    shape = _shape(60, products=1_000, categories=1)
+    summary = generate_orders(tmp_path / "shop.csv", seed=8, shape=shape, density=40)
+    raw = pl.read_csv(summary.path, infer_schema=False)
+    names = raw["Product"].unique()
+    brand_noun_pairs = 16 * 10
+    assert names.len() == summary.products > brand_noun_pairs
+    assert names.str.contains(r" \d+$").any()
+    assert raw.select(category_key("Category").n_unique()).item() == 1
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"shape": ShopShape(products=0)}, "products"),
+        ({"shape": ShopShape(categories=13)}, "categories"),
+        ({"shape": _shape(3)}, "at least 7 days"),
+        ({"density": 0.0}, "density"),
+        ({"density": 1.0, "rows": 5_000}, "not both"),
+        ({"shape": _shape(30, products=1), "density": 0.001}, "no order line"),
+    ],
+)
+def test_impossible_shops_are_refused(tmp_path: Path, settings: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        generate_orders(tmp_path / "shop.csv", seed=1, **settings)
     assert list(tmp_path.iterdir()) == []

@@ -1,5 +1,6 @@
 """ML layer: the training set, the revenue model tracked in MLflow, and the revenue forecast."""
 
+import math
 from typing import Any
 
 import dagster as dg
@@ -19,88 +20,133 @@ def _as_of(daily: pl.LazyFrame) -> Any:
     return daily.select(pl.col("as_of_date").max()).collect().item()
 
 
+def _plan(daily: pl.LazyFrame, forecast: ForecastSettings) -> features.CutoffPlan:
+    as_of = _as_of(daily)
+    return features.plan_cutoffs(
+        features.store_first_day(daily, as_of), as_of, forecast.horizon_days, forecast.backtest_days
+    )
+
+
 @dg.asset(key=TRAINING_SET, group_name="ml", ins={"daily": dg.AssetIn(key=DAILY_PRODUCT_SALES)})
 def product_training_set(
     daily: pl.LazyFrame, forecast: ForecastSettings
 ) -> dg.Output[pl.DataFrame]:
     """(product, cutoff) rows: features from before each cutoff, next-horizon revenue as target."""
-    table = features.training_set(daily, _as_of(daily), forecast.horizon_days)
+    plan = _plan(daily, forecast)
+    table = features.training_set(daily, plan)
     return dg.Output(
         table,
         metadata={
+            "history_days": plan.history_days,
             "cutoffs": table["cutoff_date"].n_unique(),
-            "first_cutoff": str(table["cutoff_date"].min()),
-            "last_cutoff": str(table["cutoff_date"].max()),
+            "first_cutoff": str(table["cutoff_date"].min() or "none"),
+            "last_cutoff": str(table["cutoff_date"].max() or "none"),
+            "backtest_test_days": plan.test_days,
             "products": table["product_id"].n_unique(),
         },
     )
 
 
-@dg.asset(key=REVENUE_MODEL, group_name="ml", ins={"training": dg.AssetIn(key=TRAINING_SET)})
+@dg.asset(
+    key=REVENUE_MODEL,
+    group_name="ml",
+    ins={
+        "training": dg.AssetIn(key=TRAINING_SET),
+        "daily": dg.AssetIn(key=DAILY_PRODUCT_SALES),
+    },
+)
 def revenue_model(
     context: dg.AssetExecutionContext,
     training: pl.DataFrame,
+    daily: pl.LazyFrame,
     forecast: ForecastSettings,
     mlflow: MlflowTracking,
 ) -> dg.Output[pl.DataFrame]:
-    """Backtest the model against the baselines; log, register and gate it in MLflow."""
+    """Backtest the model (when the history allows) against the baselines; log, register and
+    gate it in MLflow; say what serves the forecast and why."""
     from ecom_assets import forecasting, tracking
 
     model_settings = forecasting.ModelSettings()
-    backtest, fitted = forecasting.backtest(
-        training, forecast.horizon_days, forecast.backtest_days, model_settings
-    )
-    best = forecasting.best_baseline(backtest.scores)
-    test = training.filter(pl.col("cutoff_date").is_in(backtest.test_cutoffs))
-    importance = forecasting.feature_importance(fitted, test, test["target"].to_numpy())
-    final = forecasting.fit_final(training, model_settings)
-    offsets = {
-        name: forecasting.interval_offsets(backtest.predictions, name)
-        for name in ("model", best["candidate"])
-    }
-    as_of = training["cutoff_date"].max() + pl.duration(days=forecast.horizon_days - 1)
+    plan = _plan(daily, forecast)
+    train, test = forecasting.split_by_time(training, plan)
+    unfit_reason = forecasting.model_unfit_reason(plan, train.height, test.height, model_settings)
+    backtest, fitted = forecasting.backtest(train, test, model_settings, unfit_reason is None)
+    fitted_model = None
+    if fitted is not None:
+        fitted_model = tracking.FittedModel(
+            final=forecasting.fit_final(training, model_settings),
+            importance=forecasting.feature_importance(fitted, test, test["target"].to_numpy()),
+            offsets=forecasting.interval_offsets(backtest.predictions, "model"),
+        )
     params = {
         **model_settings.params(),
-        "as_of_date": str(pl.select(as_of).item()),
+        "as_of_date": str(plan.as_of),
         "horizon_days": forecast.horizon_days,
         "backtest_days": forecast.backtest_days,
+        "history_days": plan.history_days,
+        "test_days": plan.test_days,
+        "train_cutoffs": plan.train_cutoffs,
         "train_rows": backtest.train_rows,
         "test_rows": backtest.predictions.height,
         "test_cutoffs": len(backtest.test_cutoffs),
     }
     record = tracking.log_training(
-        mlflow.client(), backtest, final, test, importance, params, best, offsets
+        mlflow.client(), backtest, fitted_model, test, params, unfit_reason
     )
     served = record.served
-    context.log.info(f"MLflow run {record.run_id}: version {record.version}, serving {served}")
-    scores = backtest.scores
-    if served.scores is not None:
-        scores = pl.concat([scores, pl.DataFrame([{"candidate": "champion", **served.scores}])])
-    table = scores.with_columns(
-        pl.lit(record.run_id).alias("run_id"),
-        pl.lit(record.version).alias("model_version"),
-        pl.lit(record.promoted).alias("promoted"),
-        (pl.col("candidate") == served.candidate).alias("served"),
-        pl.lit(served.method).alias("served_method"),
-        pl.lit(served.model_version).cast(pl.String).alias("served_model_version"),
-        pl.lit(served.description).alias("served_description"),
-        pl.lit(served.interval_low).alias("interval_low"),
-        pl.lit(served.interval_high).alias("interval_high"),
-        pl.lit(best["candidate"]).alias("best_baseline"),
-    )
-    model_scores = backtest.scores.filter(pl.col("candidate") == "model").row(0, named=True)
+    context.log.info(f"MLflow run {record.run_id}: {served.description}")
+    table = _model_card(backtest, record)
     return dg.Output(
         table,
         metadata={
-            "mlflow_run_id": record.run_id,
-            "model_version": record.version,
-            "promoted_to_champion": record.promoted,
             "served_by": served.description,
-            "best_baseline": best["candidate"],
-            **{f"model_{k}": round(v, 4) for k, v in model_scores.items() if k != "candidate"},
-            "best_baseline_wape": round(best["wape"], 4),
+            "mlflow_run_id": record.run_id,
+            "model_version": record.version or "none (no model fitted)",
+            "promoted_to_champion": record.promoted,
+            "best_baseline": str(table["best_baseline"][0] or "none"),
+            "history_days": plan.history_days,
+            "backtest_test_days": plan.test_days,
+            "train_rows": backtest.train_rows,
+            "test_rows": backtest.predictions.height,
+            **{
+                f"model_{k}": round(v, 4)
+                for row in backtest.scores.filter(pl.col("candidate") == "model").iter_rows(
+                    named=True
+                )
+                for k, v in row.items()
+                if k != "candidate" and math.isfinite(v)
+            },
             "backtest": dg.MetadataValue.md(_scores_markdown(backtest.scores)),
         },
+    )
+
+
+def _model_card(backtest: Any, record: Any) -> pl.DataFrame:
+    """The backtest scores (with the champion's, when it serves, or an unscored run-rate row,
+    when nothing could be scored) and what serves, one row per candidate."""
+    from ecom_assets import forecasting
+
+    served = record.served
+    scores = backtest.scores
+    extra = []
+    if served.scores is not None:
+        extra.append({"candidate": "champion", **served.scores})
+    if served.candidate == forecasting.RUN_RATE:
+        extra.append({"candidate": forecasting.RUN_RATE})
+    if extra:
+        scores = pl.concat([scores, pl.DataFrame(extra, schema=scores.schema)])
+    best = forecasting.best_baseline(backtest.scores)
+    return scores.with_columns(
+        pl.lit(record.run_id).alias("run_id"),
+        pl.lit(record.version, pl.String).alias("model_version"),
+        pl.lit(record.promoted).alias("promoted"),
+        (pl.col("candidate") == served.candidate).alias("served"),
+        pl.lit(served.method).alias("served_method"),
+        pl.lit(served.model_version, pl.String).alias("served_model_version"),
+        pl.lit(served.description).alias("served_description"),
+        pl.lit(served.interval_low, pl.Float64).alias("interval_low"),
+        pl.lit(served.interval_high, pl.Float64).alias("interval_high"),
+        pl.lit(best["candidate"] if best else None, pl.String).alias("best_baseline"),
     )
 
 
@@ -117,22 +163,32 @@ def _scores_markdown(scores: pl.DataFrame) -> str:
 
 @dg.asset_check(asset=REVENUE_MODEL, blocking=True)
 def served_forecast_beats_best_baseline(revenue_model: pl.DataFrame) -> dg.AssetCheckResult:
-    """What serves the forecast is at least as good as the best baseline on the backtest."""
-    from ecom_assets.forecasting import MAX_BIAS_PCT
+    """What serves the forecast is at least as good as the best baseline on the backtest, and
+    the unscored run rate serves only when the backtest could score no candidate."""
+    from ecom_assets.forecasting import MAX_BIAS_PCT, RUN_RATE, best_baseline
 
-    baselines = revenue_model.filter(pl.col("candidate") == pl.col("best_baseline"))
     served = revenue_model.filter(pl.col("served"))
-    best_wape = baselines["wape"].item()
-    offenders = served.filter(
-        (pl.col("wape") > best_wape)
-        | ((pl.col("candidate") == "model") & (pl.col("bias_pct").abs() > MAX_BIAS_PCT))
-    )
+    best = best_baseline(revenue_model.filter(pl.col("wape").is_not_null()))
+    best_wape = best["wape"] if best else None
     if served.height != 1:
         offenders = revenue_model.head(1)
+    elif best is None:
+        offenders = served.filter(pl.col("candidate") != RUN_RATE)
+    else:
+        offenders = served.filter(
+            (pl.col("candidate") == RUN_RATE)
+            | pl.col("wape").is_null()
+            | (pl.col("wape") > best_wape)
+            | ((pl.col("served_method") == "model") & (pl.col("bias_pct").abs() > MAX_BIAS_PCT))
+        )
     return result_from_offenders(
         offenders.select("candidate", "wape", "bias_pct", "served_description"),
         "served forecasts worse than the best baseline",
-        metadata={"best_baseline_wape": best_wape},
+        metadata={
+            "best_baseline": best["candidate"] if best else "none (nothing could be backtested)",
+            "best_baseline_wape": best_wape,
+            "served_by": str(revenue_model["served_description"][0]),
+        },
     )
 
 
@@ -162,14 +218,14 @@ def revenue_forecast(
         model = tracking.load_model(served["served_model_version"])
         prediction = model.predict(forecasting.to_model_input(rows))
     else:
-        baseline = served["served_method"].removeprefix("baseline:")
-        prediction = rows[f"baseline_{baseline}"].fill_null(0.0).to_numpy()
+        prediction = forecasting.served_prediction(rows, served["served_method"])
+    measured = served["interval_low"] is not None
     table = forecasting.forecast_table(
         rows,
         prediction,
         served["served_method"],
         served["served_description"],
-        (served["interval_low"], served["interval_high"]),
+        (served["interval_low"], served["interval_high"]) if measured else None,
         forecast.horizon_days,
         forecast.active_within_days,
         forecast.new_product_days,
@@ -195,8 +251,14 @@ def revenue_forecast(
 def forecasts_valid_for_every_active_product(
     revenue_forecast: pl.DataFrame, products: pl.LazyFrame, forecast: ForecastSettings
 ) -> dg.AssetCheckResult:
-    """One finite, non-negative forecast per active product, inside its interval."""
+    """One finite, non-negative forecast per active product, inside its interval, that says what
+    made it."""
     from ecom_assets.transforms.quality import invalid_forecasts
 
     offenders = invalid_forecasts(revenue_forecast, products.collect(), forecast.active_within_days)
-    return result_from_offenders(offenders, "products with a missing or invalid forecast")
+    untold = revenue_forecast.filter(
+        pl.col("model_version").is_null() | (pl.col("model_version").str.strip_chars() == "")
+    ).select("product_id", pl.lit("no_model_version").alias("problem"))
+    return result_from_offenders(
+        pl.concat([offenders, untold]), "products with a missing or invalid forecast"
+    )
