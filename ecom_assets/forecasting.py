@@ -156,7 +156,7 @@ class BaselineRatioRegressor(BaseEstimator, RegressorMixin):
     def _level(frame: Any) -> np.ndarray:
         last_period = frame["revenue_last_period"].fillna(0).to_numpy(dtype=float)
         run_rate = frame["run_rate"].fillna(0).to_numpy(dtype=float)
-        return np.asarray(0.5 * last_period + 0.5 * run_rate + 1.0)
+        return np.asarray(np.clip(0.5 * last_period + 0.5 * run_rate, 0.0, None) + 1.0)
 
     def _numbers(self, frame: Any) -> np.ndarray:
         level = self._level(frame)
@@ -342,9 +342,12 @@ def interval_offsets(predictions: pl.DataFrame, candidate: str) -> tuple[float, 
 
 
 def apply_interval(predicted: pl.Expr, offsets: tuple[float, float]) -> tuple[pl.Expr, pl.Expr]:
-    """(lower, upper) bounds for a prediction column from interval offsets."""
+    """(lower, upper) bounds for a prediction column from interval offsets, never either side of
+    the prediction (an offset of 0 would otherwise round a bound past it)."""
     base = predicted.clip(0).log1p()
-    return (base + offsets[0]).exp() - 1, (base + offsets[1]).exp() - 1
+    lower = pl.min_horizontal((base + offsets[0]).exp() - 1, predicted.clip(0))
+    upper = pl.max_horizontal((base + offsets[1]).exp() - 1, predicted.clip(0))
+    return lower, upper
 
 
 def backtest(

@@ -457,3 +457,13 @@ def test_the_run_rate_fallback_gets_an_interval_of_zero_to_twice_the_forecast() 
     assert row["predicted_revenue"] == pytest.approx(90 * 10.0 / 90 * 30)
     assert (row["predicted_lower"], row["predicted_upper"]) == (0.0, pytest.approx(600.0))
     assert row["model_version"] == "run rate: why."
+
+
+def test_an_interval_offset_of_zero_keeps_the_prediction_inside_its_bounds() -> None:
+    from ecom_assets.forecasting import apply_interval
+
+    predictions = [15.355007, 7.359493, 0.0, 1234.5678]
+    lower, upper = apply_interval(pl.col("p"), (0.0, 0.0))
+    bounds = pl.DataFrame({"p": predictions}).select(lower.alias("low"), upper.alias("high"))
+    assert (bounds["low"] <= pl.Series(predictions)).all()
+    assert (bounds["high"] >= pl.Series(predictions)).all()
