@@ -25,9 +25,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+## the Dagster instance, created once here (its SQLite schema too) so that two first runs
+## cannot race to create it
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml | install
 	mkdir -p $(DAGSTER_HOME)
 	cp dagster.yaml $@
+	$(BIN)/dagster instance migrate > /dev/null
 
 ## data: write the default generated export into data/raw when it holds no export yet
 data: install

@@ -189,7 +189,7 @@ class Lake(dg.ConfigurableResource):
         for run_id in runs.fail_dead_runs(context.instance, context.run_id):
             dg.get_dagster_logger().warning(
                 f"Run {run_id} had died without ending (its process is gone): marked failed "
-                "and its place in the lake_loads pool freed"
+                "and its place in the ecom_writers pool freed"
             )
 
     def table_uri(self, key: dg.AssetKey) -> str:

@@ -16,6 +16,10 @@ from collections.abc import Callable
 
 import dagster as dg
 
+WRITERS_POOL = "ecom_writers"
+"""The concurrency pool of the steps two runs must not take at once: bronze and silver (they add
+to the lake) and the model (it registers in MLflow). With the pool's limit of 1 (dagster.yaml), a
+second run's step waits until the first run's has committed, on every launch path."""
 HOST_TAG = "ecom/host"
 PID_TAG = "ecom/pid"
 _UNFINISHED = [
@@ -62,7 +66,7 @@ def fail_dead_runs(
         instance.report_run_failed(
             run,
             message=f"Run {run.run_id} failed: its process (pid {pid} on {host}) is gone, killed "
-            "or crashed; a later run found it and freed its place in the lake's pool.",
+            "or crashed; a later run found it and freed its place in the ecom_writers pool.",
         )
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         failed.append(run.run_id)

@@ -6,14 +6,13 @@ from collections.abc import Iterator
 import dagster as dg
 import pytest
 
-from ecom_assets.assets.bronze import LAKE_LOADS_POOL
-from ecom_assets.runs import HOST_TAG, PID_TAG, fail_dead_runs, process_alive
+from ecom_assets.runs import HOST_TAG, PID_TAG, WRITERS_POOL, fail_dead_runs, process_alive
 
 
 @pytest.fixture
 def instance() -> Iterator[dg.DagsterInstance]:
     with dg.instance_for_test() as test_instance:
-        test_instance.event_log_storage.set_concurrency_slots(LAKE_LOADS_POOL, 1)
+        test_instance.event_log_storage.set_concurrency_slots(WRITERS_POOL, 1)
         yield test_instance
 
 
@@ -43,7 +42,7 @@ def _started_run(instance: dg.DagsterInstance, host: str, pid: int) -> str:
         )
     )
     claim = instance.event_log_storage.claim_concurrency_slot(
-        LAKE_LOADS_POOL, run.run_id, "bronze__orders"
+        WRITERS_POOL, run.run_id, "bronze__orders"
     )
     assert claim.is_claimed
     return run.run_id
@@ -60,20 +59,20 @@ def test_a_run_whose_process_is_gone_is_failed_and_frees_its_slot(instance) -> N
     assert _status(instance, dead) == dg.DagsterRunStatus.STARTED
     assert fail_dead_runs(instance, "current-run", host="shop-box") == [dead]
     assert _status(instance, dead) == dg.DagsterRunStatus.FAILURE
-    info = instance.event_log_storage.get_concurrency_info(LAKE_LOADS_POOL)
+    info = instance.event_log_storage.get_concurrency_info(WRITERS_POOL)
     assert info.active_slot_count == 0
 
 
 def test_live_runs_and_runs_of_other_hosts_are_left_alone(instance) -> None:
     import os
 
-    instance.event_log_storage.set_concurrency_slots(LAKE_LOADS_POOL, 2)
+    instance.event_log_storage.set_concurrency_slots(WRITERS_POOL, 2)
     live = _started_run(instance, "shop-box", os.getpid())
     elsewhere = _started_run(instance, "other-box", _dead_pid())
     assert fail_dead_runs(instance, "current-run", host="shop-box") == []
     assert _status(instance, live) == dg.DagsterRunStatus.STARTED
     assert _status(instance, elsewhere) == dg.DagsterRunStatus.STARTED
-    assert instance.event_log_storage.get_concurrency_info(LAKE_LOADS_POOL).active_slot_count == 2
+    assert instance.event_log_storage.get_concurrency_info(WRITERS_POOL).active_slot_count == 2
 
 
 def test_process_alive_tells_a_running_process_from_an_ended_one() -> None:

@@ -12,6 +12,7 @@ from pydantic import Field
 from ecom_assets.assets.checks import result_from_offenders
 from ecom_assets.layouts import Layout
 from ecom_assets.resources import Lake, LandingZone, write_metadata
+from ecom_assets.runs import WRITERS_POOL
 from ecom_assets.transforms.bronze import (
     SOURCE_ENCODING,
     SOURCE_HASH,
@@ -23,9 +24,6 @@ from ecom_assets.transforms.bronze import (
 )
 
 BRONZE_ORDERS = dg.AssetKey(["bronze", "orders"])
-LAKE_LOADS_POOL = "lake_loads"
-"""The concurrency pool of the steps that add to the lake's bronze and silver tables: with its
-limit of 1 (dagster.yaml), a second run's load waits until the first one's is committed."""
 
 
 def _required_columns_missing(frame: pl.LazyFrame, layouts: Mapping[str, Layout]) -> pl.DataFrame:
@@ -71,7 +69,7 @@ def _ingested_hashes(lake: Lake) -> set[str]:
 @dg.asset(
     key=BRONZE_ORDERS,
     group_name="bronze",
-    pool=LAKE_LOADS_POOL,
+    pool=WRITERS_POOL,
     check_specs=[
         dg.AssetCheckSpec("no_unreadable_files", asset=BRONZE_ORDERS),
         dg.AssetCheckSpec("required_columns_present", asset=BRONZE_ORDERS),

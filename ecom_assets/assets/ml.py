@@ -9,6 +9,7 @@ import polars as pl
 from ecom_assets.assets.checks import markdown_table, result_from_offenders
 from ecom_assets.assets.gold import DAILY_PRODUCT_SALES, PRODUCT_METRICS
 from ecom_assets.resources import ForecastSettings, MlflowTracking
+from ecom_assets.runs import WRITERS_POOL
 from ecom_assets.transforms import features
 
 TRAINING_SET = dg.AssetKey(["ml", "product_training_set"])
@@ -50,6 +51,7 @@ def product_training_set(
 @dg.asset(
     key=REVENUE_MODEL,
     group_name="ml",
+    pool=WRITERS_POOL,
     ins={
         "training": dg.AssetIn(key=TRAINING_SET),
         "daily": dg.AssetIn(key=DAILY_PRODUCT_SALES),

@@ -8,9 +8,10 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from ecom_assets.assets.bronze import BRONZE_ORDERS, LAKE_LOADS_POOL, LoadConfig
+from ecom_assets.assets.bronze import BRONZE_ORDERS, LoadConfig
 from ecom_assets.assets.checks import result_from_offenders
 from ecom_assets.resources import Lake, LandingZone, write_metadata
+from ecom_assets.runs import WRITERS_POOL
 from ecom_assets.transforms import quality
 from ecom_assets.transforms.silver import annotate_orders, split_orders, unplaced_bronze
 
@@ -41,7 +42,7 @@ def _silver_to_extend(lake: Lake, bronze: pl.LazyFrame) -> tuple[pl.LazyFrame, p
     },
     ins={"bronze": dg.AssetIn(key=BRONZE_ORDERS)},
     group_name="silver",
-    pool=LAKE_LOADS_POOL,
+    pool=WRITERS_POOL,
     check_specs=[
         dg.AssetCheckSpec(
             "has_clean_lines",
