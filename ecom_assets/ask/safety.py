@@ -296,7 +296,7 @@ def validate_sql(
     _check_nodes(tree)
     _check_names(tree, schema)
     try:
-        check_query(tree, join_keys or {}, sizes, row_budget if sizes is not None else None)
+        check_query(tree, join_keys or {}, sizes, row_budget)
     except JoinError as error:
         raise UnsafeQueryError(str(error)) from error
     _enforce_limit(tree, max_rows)
