@@ -105,19 +105,6 @@ BAD_SHAPES = [
 ]
 
 
-def _recording(asker: Asker, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The SQL the engine executes from now on (its one execution path, recorded)."""
-    run = asker.execute
-    executed: list[str] = []
-
-    def record(sql: str) -> pl.DataFrame:
-        executed.append(sql)
-        return run(sql)
-
-    monkeypatch.setattr(asker, "execute", record)
-    return executed
-
-
 def _refused(answer: Answer, *parts: str) -> None:
     assert answer.refused and not answer.understood, answer.answer
     assert (answer.source, answer.rows, answer.sql) == ("none", [], None)
@@ -127,9 +114,8 @@ def _refused(answer: Answer, *parts: str) -> None:
 
 @pytest.mark.parametrize(("sql", "reason"), BAD_JOINS, ids=range(len(BAD_JOINS)))
 def test_a_join_off_the_declared_keys_is_refused_naming_it_and_the_keys(
-    sql: str, reason: str, asker: Asker, monkeypatch: pytest.MonkeyPatch
+    sql: str, reason: str, asker: Asker, executed: list[str]
 ) -> None:
-    executed = _recording(asker, monkeypatch)
     answer = asker.ask(sql)
     _refused(answer, "Refused: the join `", "is not allowed", reason, DECLARED)
     assert executed == []
@@ -137,9 +123,8 @@ def test_a_join_off_the_declared_keys_is_refused_naming_it_and_the_keys(
 
 @pytest.mark.parametrize(("sql", "reason"), BAD_SHAPES, ids=range(len(BAD_SHAPES)))
 def test_joins_the_checks_cannot_follow_are_refused(
-    sql: str, reason: str, asker: Asker, monkeypatch: pytest.MonkeyPatch
+    sql: str, reason: str, asker: Asker, executed: list[str]
 ) -> None:
-    executed = _recording(asker, monkeypatch)
     _refused(asker.ask(sql), reason)
     assert executed == []
 
@@ -254,9 +239,8 @@ HUGE = (
 
 
 def test_the_budget_refuses_a_huge_self_join_before_running_anything(
-    asker: Asker, frames, monkeypatch: pytest.MonkeyPatch
+    asker: Asker, frames, executed: list[str]
 ) -> None:
-    executed = _recording(asker, monkeypatch)
     rows = frames["monthly_sales"].height
     most = frames["monthly_sales"].group_by("category").len()["len"].max()
     answer = asker.ask(HUGE)

@@ -59,19 +59,14 @@ SCHEMA = {
 
 
 @pytest.mark.parametrize("question", HOSTILE, ids=range(len(HOSTILE)))
-def test_hostile_input_is_refused(
-    question: str, asker: Asker, frames, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    run = asker.execute
-    executed: list[str] = []
-    monkeypatch.setattr(asker, "execute", lambda sql: executed.append(sql) or run(sql))
+def test_hostile_input_is_refused(question: str, asker: Asker, frames, executed: list[str]) -> None:
     answer = asker.ask(question)
     assert answer.refused and not answer.understood
     assert (answer.source, answer.rows, answer.sql) == ("none", [], None)
     assert answer.answer.startswith("Refused: ")
     assert executed == []
     for name, frame in frames.items():
-        assert run(f"SELECT COUNT(*) AS n FROM {name}").item() == frame.height
+        assert asker.execute(f"SELECT COUNT(*) AS n FROM {name}").item() == frame.height
 
 
 def test_there_are_at_least_twenty_hostile_inputs() -> None:
