@@ -1,7 +1,9 @@
 """Ask your data: plain-English questions over the decision tables, answered with the SQL run.
 
 Deterministic and offline: a semantic model (`semantic_model.yaml`), a rules parser, one SQL
-compiler and a sqlglot safety gate; a language model is an optional fallback (see `llm`).
+compiler, a sqlglot safety gate (joins on declared keys, a row budget; see `joins`) and a worker
+process that stops a query at its time limit (see `worker`); a language model is an optional
+fallback (see `llm`).
 Importing this package stays light (Polars, sqlglot, PyYAML; never Dagster, MLflow or sklearn).
 """
 

@@ -4,12 +4,16 @@
 take values from the asker's own tables, and every expectation is a small declarative recipe
 (filter, derive, group, aggregate, sort, limit) computed here with Polars expressions, never
 with the engine's parser, compiler or SQL. It returns how many answers were right and why the
-others were not, for a test or a Dagster asset check.
+others were not, for a test or a Dagster asset check. `python -m ecom_assets.ask.benchmark`
+runs it on the lake's tables and prints how long the answers took.
 """
 
 from __future__ import annotations
 
+import argparse
 import re
+import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -275,3 +279,51 @@ def run_benchmark(asker: Asker, path: Path | None = None) -> BenchmarkResult:
             failures.append(BenchmarkFailure(entry["id"], entry["question"], reason))
     asker.reset()
     return BenchmarkResult(len(entries), len(entries) - len(failures), failures)
+
+
+def time_answers(asker: Asker, repeats: int = 5) -> tuple[BenchmarkResult, list[float]]:
+    """The benchmark run `repeats` times, and the seconds each answer took, sorted."""
+    seconds: list[float] = []
+    ask = asker.ask
+
+    def timed(question: str) -> Answer:
+        start = time.perf_counter()
+        try:
+            return ask(question)
+        finally:
+            seconds.append(time.perf_counter() - start)
+
+    asker.ask = timed  # type: ignore[method-assign]
+    try:
+        results = [run_benchmark(asker) for _ in range(repeats)]
+    finally:
+        del asker.ask
+    return results[0], sorted(seconds)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m ecom_assets.ask.benchmark`: accuracy and answer times on the lake's tables."""
+    from ecom_assets.ask.engine import Asker
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--lake-root", help="root of the Delta tables (default: ECOM_LAKE_ROOT)")
+    parser.add_argument("--repeats", type=int, default=5, help="runs of the benchmark (5)")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    asker = Asker(args.lake_root)
+    loaded = time.perf_counter()
+    asker.ask("SELECT COUNT(*) AS n FROM product_decisions")
+    first = time.perf_counter()
+    result, seconds = time_answers(asker, args.repeats)
+    ms = [f"{1000 * value:.1f} ms" for value in (seconds[len(seconds) // 2], seconds[-1])]
+    p95 = f"{1000 * seconds[int(0.95 * (len(seconds) - 1))]:.1f} ms"
+    print(
+        f"{result.correct}/{result.total} correct; engine start {loaded - start:.2f} s, first "
+        f"query {1000 * (first - loaded):.0f} ms; {len(seconds)} answers: median {ms[0]}, "
+        f"95th percentile {p95}, maximum {ms[1]}"
+    )
+    return 0 if result.correct == result.total else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

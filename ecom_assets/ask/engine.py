@@ -1,17 +1,23 @@
 """The engine: tables in memory, a question in, an answer with the SQL it ran out.
 
-`Asker` loads the tables once (through `ecom_assets.tables`, or frames injected by tests) into a
-Polars `SQLContext`, reads the data's values for the vocabulary, and answers questions: SQL typed
-by the user is validated and run; anything else is screened, parsed by the rules (or, when the
-rules give up and a language model is configured, planned by it), compiled to one SELECT,
-validated by the safety gate and run. It keeps the last plan so follow-ups can edit it.
+`Asker` loads the tables once (through `ecom_assets.tables`, or frames injected by tests), reads
+the data's values for the vocabulary and the sizes of the tables' join keys, and answers
+questions: SQL typed by the user is validated and run; anything else is screened, parsed by the
+rules (or, when the rules give up and a language model is configured, planned by it), compiled
+to one SELECT, validated by the safety gate and run. Every query runs through `execute`, in the
+query worker process within the time limit (`ECOM_ASK_TIMEOUT`); the gate has refused beforehand
+any query that can make more rows than the row budget (`ECOM_ASK_ROW_BUDGET`). It keeps the last
+plan so follow-ups can edit it.
 """
 
 from __future__ import annotations
 
 import difflib
+import os
 import re
-from collections.abc import Mapping
+import uuid
+import weakref
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import date
 
@@ -21,6 +27,7 @@ from ecom_assets import tables
 from ecom_assets.ask import llm
 from ecom_assets.ask.answer import Answer, describe_plan, summarize
 from ecom_assets.ask.compiler import check_plan, compile_plan
+from ecom_assets.ask.joins import table_sizes
 from ecom_assets.ask.lexicon import Lexicon
 from ecom_assets.ask.model import SemanticModel, load_model
 from ecom_assets.ask.parser import Parser, ParseResult, extract_literals
@@ -32,10 +39,13 @@ from ecom_assets.ask.safety import (
     screen_question,
     validate_sql,
 )
+from ecom_assets.ask.worker import WORKER, QueryFailed, QueryTimeout, QueryWorker
 
 TABLE_NAMES = ("product_decisions", "product_metrics", "category_metrics", "monthly_sales")
 _VALUE_DIMS = ("product", "category", "bucket", "action")
 _PLAIN_WORDS = re.compile(r"[^*;()=,'\"<>_]*")
+TIMEOUT_ENV = "ECOM_ASK_TIMEOUT"
+ROW_BUDGET_ENV = "ECOM_ASK_ROW_BUDGET"
 
 
 def load_frames(lake_root: str | None = None) -> dict[str, pl.DataFrame]:
@@ -52,17 +62,43 @@ def load_frames(lake_root: str | None = None) -> dict[str, pl.DataFrame]:
     return frames
 
 
+def _setting(name: str, parse: Callable[[str], float], default: float) -> float:
+    """A positive number from the environment, or the default when unset or not one."""
+    try:
+        value = parse(os.environ.get(name) or "")
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
 class Asker:
-    """Answers questions over the loaded tables; remembers the last plan for follow-ups."""
+    """Answers questions over the loaded tables; remembers the last plan for follow-ups.
+
+    `timeout` (seconds) and `row_budget` default to `ECOM_ASK_TIMEOUT` and
+    `ECOM_ASK_ROW_BUDGET`, else to the semantic model's `timeout_seconds` and `row_budget`;
+    `worker` to the process's shared query worker.
+    """
 
     def __init__(
-        self, lake_root: str | None = None, frames: Mapping[str, pl.DataFrame] | None = None
+        self,
+        lake_root: str | None = None,
+        frames: Mapping[str, pl.DataFrame] | None = None,
+        *,
+        timeout: float | None = None,
+        row_budget: int | None = None,
+        worker: QueryWorker | None = None,
     ) -> None:
+        self.worker = worker or WORKER
+        self.worker.start()
         self.model: SemanticModel = load_model()
         loaded = frames if frames is not None else load_frames(lake_root)
         self.frames = {name: frame for name, frame in loaded.items() if name in self.model.tables}
-        self.context = pl.SQLContext(frames=self.frames, eager=True)
         self.columns = {name: list(frame.columns) for name, frame in self.frames.items()}
+        self.sizes = table_sizes(self.frames, self.model.join_keys)
+        self.timeout = timeout or _setting(TIMEOUT_ENV, float, self.model.timeout_seconds)
+        self.row_budget = row_budget or int(_setting(ROW_BUDGET_ENV, int, self.model.row_budget))
+        self._token = uuid.uuid4().hex
+        weakref.finalize(self, self.worker.forget, self._token)
         self.lexicon = Lexicon(self.model, self._values(), self._latest_month())
         self.parser = Parser(self.model, self.lexicon)
         self.previous: QueryPlan | None = None
@@ -153,7 +189,7 @@ class Asker:
     ) -> Answer:
         try:
             checked = self._check(plan)
-            sql = validate_sql(compile_plan(checked, self.model), self.columns, self.model.max_rows)
+            sql = self._validate(compile_plan(checked, self.model))
         except PlanError as error:
             return self._not_understood(question, ParseResult(None, problems=(str(error),)))
         except UnsafeQueryError as error:
@@ -175,17 +211,40 @@ class Asker:
             source=source,
         )
 
+    def _validate(self, sql: str) -> str:
+        return validate_sql(
+            sql,
+            self.columns,
+            self.model.max_rows,
+            join_keys=self.model.join_keys,
+            sizes=self.sizes,
+            row_budget=self.row_budget,
+        )
+
+    def execute(self, sql: str) -> pl.DataFrame:
+        """The rows of a validated query, run in the query worker within the time limit.
+
+        The one place queries run. Raises QueryTimeout (the query was stopped) or QueryFailed.
+        """
+        return self.worker.run(self._token, self.frames, sql, self.timeout)
+
     def _execute(self, question: str, sql: str) -> pl.DataFrame | Answer:
-        """The rows of a validated query, or a not-understood answer saying why it failed."""
+        """The rows of a validated query, or an answer saying why there are none."""
         try:
-            return self.context.execute(sql, eager=True)
-        except Exception as error:
-            problem = f"the query failed: {str(error).splitlines()[0]}"
+            return self.execute(sql)
+        except QueryTimeout as error:
+            return self._refused(
+                question,
+                f"{error} ({TIMEOUT_ENV}) and was stopped; narrow the question: ask about "
+                "one product, category or period, join fewer tables, or aggregate first",
+            )
+        except QueryFailed as error:
+            problem = f"the query failed: {error}"
             return self._not_understood(question, ParseResult(None, problems=(problem,)))
 
     def _run_sql(self, question: str, text: str) -> Answer:
         try:
-            sql = validate_sql(text, self.columns, self.model.max_rows)
+            sql = self._validate(text)
         except UnsafeQueryError as error:
             return self._refused(question, str(error))
         frame = self._execute(question, sql)

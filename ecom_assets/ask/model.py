@@ -1,8 +1,9 @@
-"""The semantic model: tables, metrics, dimensions, segments and verified questions.
+"""The semantic model: tables, join keys, metrics, dimensions, segments, verified questions.
 
 `load_model` reads `semantic_model.yaml` (beside this module) into frozen dataclasses. The model
 holds business words and SQL snippets, never data values; the values of the tables (categories,
-products, buckets, actions) are read from the data by the engine.
+products, buckets, actions) are read from the data by the engine. It also holds the defaults of
+the query limits: the row limit of an answer, the row budget and the time limit of a query.
 """
 
 from __future__ import annotations
@@ -128,6 +129,7 @@ class SemanticModel:
     """Everything the engine knows about the tables' meaning."""
 
     tables: Mapping[str, TableSpec]
+    join_keys: Mapping[str, tuple[str, ...]]
     metrics: Mapping[str, Metric]
     dimensions: Mapping[str, Dimension]
     segments: Mapping[str, Segment]
@@ -138,6 +140,8 @@ class SemanticModel:
     default_metric: str
     max_rows: int
     default_top: int
+    row_budget: int
+    timeout_seconds: float
 
     def knows(self, name: str) -> bool:
         """Whether a name is a metric or a dimension."""
@@ -227,6 +231,7 @@ def parse_model(data: Mapping[str, Any]) -> SemanticModel:
     }
     model = SemanticModel(
         tables=tables,
+        join_keys={key: _words(names) for key, names in (data.get("join_keys") or {}).items()},
         metrics={name: _metric(name, spec) for name, spec in data["metrics"].items()},
         dimensions={name: _dimension(name, spec) for name, spec in data["dimensions"].items()},
         segments={name: _segment(name, spec) for name, spec in data["segments"].items()},
@@ -240,7 +245,12 @@ def parse_model(data: Mapping[str, Any]) -> SemanticModel:
         default_metric=str(data.get("default_metric", "predicted_revenue")),
         max_rows=int(data.get("max_rows", 1000)),
         default_top=int(data.get("default_top", 10)),
+        row_budget=int(data.get("row_budget", 5_000_000)),
+        timeout_seconds=float(data.get("timeout_seconds", 5)),
     )
+    for key, names in model.join_keys.items():
+        if set(names) - set(tables):
+            raise ModelError(f"join key {key}: unknown tables {sorted(set(names) - set(tables))}")
     for metric in model.metrics.values():
         unknown = metric.tables() - set(tables)
         if unknown:

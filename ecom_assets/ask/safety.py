@@ -2,9 +2,11 @@
 
 `validate_sql` parses SQL with sqlglot and accepts exactly one read-only SELECT (set operations
 and CTEs included) over the registered tables and their columns, built only from an allowlist of
-syntax and functions; it enforces a row limit and returns the SQL re-rendered from the checked
-syntax tree, so what runs is exactly what was checked. `screen_question` refuses questions that
-try to write, read files or URLs, or talk the assistant out of its rules.
+syntax and functions, with joins only on the declared join keys and (given the tables' sizes)
+no step that can make more rows than the row budget (see `joins`); it enforces a row limit and
+returns the SQL re-rendered from the checked syntax tree, so what runs is exactly what was
+checked. `screen_question` refuses questions that try to write, read files or URLs, or talk the
+assistant out of its rules.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.postgres import Postgres
 from sqlglot.errors import SqlglotError
+
+from ecom_assets.ask.joins import JoinError, TableSize, check_query
 
 MAX_QUESTION_CHARS = 2000
 MAX_TABLE_REFERENCES = 4
@@ -223,8 +227,6 @@ def _check_nodes(tree: exp.Expr) -> None:
             raise UnsafeQueryError("SELECT ... INTO is not allowed")
         if isinstance(node, exp.With) and node.args.get("recursive"):
             raise UnsafeQueryError("recursive queries are not allowed")
-        if isinstance(node, exp.Join) and not (node.args.get("on") or node.args.get("using")):
-            raise UnsafeQueryError("joins need an ON or USING condition (no cross joins)")
 
 
 def _check_names(tree: exp.Expr, schema: Mapping[str, Collection[str]]) -> None:
@@ -270,8 +272,21 @@ def _enforce_limit(tree: exp.Expr, max_rows: int) -> None:
     tree.set("limit", exp.Limit(expression=exp.Literal.number(max_rows)))
 
 
-def validate_sql(sql: str, schema: Mapping[str, Collection[str]], max_rows: int = 1000) -> str:
-    """The checked SQL, re-rendered with a row limit; raises UnsafeQueryError when refused."""
+def validate_sql(
+    sql: str,
+    schema: Mapping[str, Collection[str]],
+    max_rows: int = 1000,
+    *,
+    join_keys: Mapping[str, Collection[str]] | None = None,
+    sizes: Mapping[str, TableSize] | None = None,
+    row_budget: int | None = None,
+) -> str:
+    """The checked SQL, re-rendered with a row limit; raises UnsafeQueryError when refused.
+
+    `join_keys` (key column -> the tables that carry it) are the only columns a join may equate:
+    without them no join is allowed. With `sizes` and `row_budget`, a query that can produce
+    more rows than the budget in any step is refused too.
+    """
     if len(sql) > MAX_QUESTION_CHARS:
         raise UnsafeQueryError(f"the SQL is longer than {MAX_QUESTION_CHARS:,} characters")
     tree = _parse(sql)
@@ -280,5 +295,9 @@ def validate_sql(sql: str, schema: Mapping[str, Collection[str]], max_rows: int 
         raise UnsafeQueryError(f"only SELECT queries are allowed, not {kind}")
     _check_nodes(tree)
     _check_names(tree, schema)
+    try:
+        check_query(tree, join_keys or {}, sizes, row_budget)
+    except JoinError as error:
+        raise UnsafeQueryError(str(error)) from error
     _enforce_limit(tree, max_rows)
     return tree.sql(dialect=PolarsSQL, pretty=True, comments=False)

@@ -238,6 +238,20 @@ def asker(frames: dict[str, pl.DataFrame]) -> Asker:
     return Asker(frames=frames)
 
 
+@pytest.fixture
+def executed(asker: Asker, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The SQL the `asker` fixture runs from now on, recorded at its one execution path."""
+    run = asker.execute
+    seen: list[str] = []
+
+    def record(sql: str) -> pl.DataFrame:
+        seen.append(sql)
+        return run(sql)
+
+    monkeypatch.setattr(asker, "execute", record)
+    return seen
+
+
 @pytest.fixture(scope="session")
 def lake(tmp_path_factory: pytest.TempPathFactory, frames: dict[str, pl.DataFrame]) -> Path:
     """The test tables written as Delta tables in the lake's layout, in a temporary folder."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -19,9 +20,11 @@ from ecom_assets.ask.benchmark import (
     BenchmarkResult,
     fill_question,
     load_benchmark,
+    main,
     run_benchmark,
     run_entry,
     slot_values,
+    time_answers,
 )
 
 Frames = dict[str, pl.DataFrame]
@@ -269,3 +272,26 @@ def test_fill_question_forms() -> None:
     assert fill_question("{category|lower} and {product}", values) == (
         "electronics and Nimbus Electric Kettle"
     )
+
+
+def _asked_per_run() -> int:
+    """Questions one benchmark run asks: every entry and the questions it follows up."""
+    after = [entry.get("after") or [] for entry in ENTRIES]
+    return len(ENTRIES) + sum(1 if isinstance(item, str) else len(item) for item in after)
+
+
+def test_time_answers_times_every_answer_of_every_run(asker: Asker) -> None:
+    result, seconds = time_answers(asker, repeats=2)
+    assert (result.correct, result.total) == (len(ENTRIES), len(ENTRIES))
+    assert len(seconds) == 2 * _asked_per_run() > 2 * len(ENTRIES)
+    assert seconds == sorted(seconds) and seconds[0] > 0
+    assert "ask" not in vars(asker)
+
+
+def test_the_benchmark_command_prints_accuracy_and_answer_times(
+    lake: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--lake-root", str(lake), "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{len(ENTRIES)}/{len(ENTRIES)} correct; engine start ")
+    assert f"; {_asked_per_run()} answers: median " in out and "maximum" in out

@@ -16,7 +16,7 @@ MODEL = load_model()
 def _run(asker: Asker, plan: QueryPlan) -> int:
     checked = check_plan(plan, asker.model, asker.columns)
     sql = validate_sql(compile_plan(checked, asker.model), asker.columns)
-    return asker.context.execute(sql).height
+    return asker.execute(sql).height
 
 
 @pytest.mark.parametrize(

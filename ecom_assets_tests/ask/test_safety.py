@@ -6,6 +6,7 @@ import polars as pl
 import pytest
 
 from ecom_assets.ask import Asker
+from ecom_assets.ask.model import load_model
 from ecom_assets.ask.safety import (
     MAX_QUESTION_CHARS,
     UnsafeQueryError,
@@ -50,6 +51,7 @@ HOSTILE = [
     "read_csv('/etc/passwd')",
     "revenue from https://evil.example.com/steal",
 ]
+MODEL = load_model()
 SCHEMA = {
     "product_decisions": ["product_name", "category", "predicted_revenue"],
     "monthly_sales": ["month", "revenue", "category"],
@@ -57,13 +59,14 @@ SCHEMA = {
 
 
 @pytest.mark.parametrize("question", HOSTILE, ids=range(len(HOSTILE)))
-def test_hostile_input_is_refused(question: str, asker: Asker, frames) -> None:
+def test_hostile_input_is_refused(question: str, asker: Asker, frames, executed: list[str]) -> None:
     answer = asker.ask(question)
     assert answer.refused and not answer.understood
     assert (answer.source, answer.rows, answer.sql) == ("none", [], None)
     assert answer.answer.startswith("Refused: ")
-    assert asker.context.tables() == sorted(frames)
-    assert asker.context.execute("SELECT COUNT(*) AS n FROM product_decisions").item() == 30
+    assert executed == []
+    for name, frame in frames.items():
+        assert asker.execute(f"SELECT COUNT(*) AS n FROM {name}").item() == frame.height
 
 
 def test_there_are_at_least_twenty_hostile_inputs() -> None:
@@ -105,7 +108,7 @@ def test_aliases_ctes_and_subqueries_over_registered_tables_are_allowed() -> Non
         "JOIN c ON p.category = c.category WHERE p.predicted_revenue > (SELECT AVG(revenue) "
         "FROM monthly_sales) ORDER BY total DESC"
     )
-    assert validate_sql(sql, SCHEMA).startswith("WITH c AS")
+    assert validate_sql(sql, SCHEMA, join_keys=MODEL.join_keys).startswith("WITH c AS")
 
 
 def test_comments_are_dropped_from_the_sql_that_runs() -> None:
@@ -140,7 +143,7 @@ def test_comments_are_dropped_from_the_sql_that_runs() -> None:
 )
 def test_every_allowed_function_runs_in_polars(expression: str, asker: Asker) -> None:
     sql = validate_sql(f"SELECT {expression} AS v FROM product_decisions", asker.columns)
-    assert asker.context.execute(sql).height == 1
+    assert asker.execute(sql).height == 1
 
 
 def test_sql_typed_by_the_user_runs_checked(asker: Asker) -> None:
