@@ -39,6 +39,7 @@ def test_the_job_covers_the_whole_graph_and_every_check() -> None:
     assert job.asset_layer.asset_graph.asset_check_keys == graph.asset_check_keys
     blocking = {key.name for key in graph.asset_check_keys if graph.get_check_spec(key).blocking}
     assert blocking == {
+        "has_clean_lines",
         "line_id_unique",
         "key_columns_not_null",
         "bronze_reconciles_with_silver",
@@ -114,3 +115,11 @@ def test_the_package_exports_defs_without_importing_dagster_up_front() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout.split()
     assert output == ["False", "Definitions"]
+
+
+def test_the_steps_that_write_for_every_run_share_the_writers_pool() -> None:
+    from ecom_assets.runs import WRITERS_POOL
+
+    job = defs.resolve_job_def("ecommerce_pipeline")
+    pooled = {node.name for node in job.graph.node_defs if node.pool == WRITERS_POOL}
+    assert pooled == {"bronze__orders", "silver_orders", "ml__revenue_model"}
