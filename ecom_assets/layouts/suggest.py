@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 from rapidfuzz import fuzz, process
 
-from ecom_assets.layouts import CANONICAL_FIELDS, DEFAULT_NA_VALUES
+from ecom_assets.layouts import CANONICAL_FIELDS, DEFAULT_NA_VALUES, REQUIRED_FIELDS
 from ecom_assets.layouts.sniff import (
     AUTO,
     DateFormats,
@@ -69,7 +69,6 @@ SETTING_ORDER = (
 )
 """Every setting a draft may hold, in the order it is written."""
 
-REQUIRED_FIELDS = ("order_id", "order_date", "quantity")
 PRODUCT_FIELDS = ("product_id", "product_name")
 CONFIDENT = 85.0
 """A name score from which a column is taken for a required field without asking."""
