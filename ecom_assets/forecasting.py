@@ -97,9 +97,6 @@ class Backtest:
     train_rows: int
     test_cutoffs: list[Any] = field(default_factory=list)
 
-    def scored(self, candidate: str) -> bool:
-        return candidate in self.scores["candidate"].to_list()
-
 
 RELATIVE_FEATURES = [
     "revenue_7d",

@@ -295,3 +295,70 @@ def test_any_shop_gets_a_decision_per_active_product_from_what_its_backtest_says
         assert by_hand.height == established.height
         for predicted, expected in by_hand.select("predicted_revenue", "expected").iter_rows():
             assert predicted == pytest.approx(expected, rel=1e-9, abs=0.01)
+
+
+def _card(served: str, rows: dict[str, tuple[float, float]]) -> pl.DataFrame:
+    """A model table: `rows` maps each scored candidate to its (WAPE, bias); a served candidate
+    without scores (the run rate) gets an unscored row."""
+    scored = {**rows, **({} if served in rows else {served: (None, None)})}
+    method = (
+        "model" if served == "model" else served if served == "run_rate" else f"baseline:{served}"
+    )
+    return pl.DataFrame(
+        {
+            "candidate": list(scored),
+            "wape": [w for w, _ in scored.values()],
+            "bias_pct": [b for _, b in scored.values()],
+            "served": [c == served for c in scored],
+            "served_method": [method] * len(scored),
+            "served_description": [f"{served}: why."] * len(scored),
+        },
+        schema_overrides={"wape": pl.Float64, "bias_pct": pl.Float64},
+    )
+
+
+@pytest.mark.parametrize(
+    ("card", "passes"),
+    [
+        (_card("run_rate", {}), True),
+        (_card("run_rate", {"naive": (0.3, 1.0)}), False),
+        (_card("naive", {"naive": (0.3, 1.0), "ma90": (0.25, -2.0)}), False),
+        (_card("ma90", {"naive": (0.3, 1.0), "ma90": (0.25, -2.0)}), True),
+        (_card("naive", {"naive": (0.3, 1.0), "ma90": (0.25, -12.0)}), True),
+        (_card("model", {"model": (0.2, 3.0), "naive": (0.3, 1.0)}), True),
+        (_card("model", {"model": (0.2, 14.0), "naive": (0.3, 1.0)}), False),
+        (_card("model", {"model": (0.35, 3.0), "naive": (0.3, 1.0)}), False),
+    ],
+)
+def test_the_serving_check_fails_on_anything_worse_than_the_rule(
+    card: pl.DataFrame, passes: bool
+) -> None:
+    from ecom_assets.assets.ml import served_forecast_beats_best_baseline
+
+    assert served_forecast_beats_best_baseline(card).passed is passes
+
+
+def test_the_forecast_check_fails_on_a_forecast_that_does_not_say_what_made_it() -> None:
+    from ecom_assets.assets.ml import forecasts_valid_for_every_active_product
+    from ecom_assets.resources import ForecastSettings
+
+    products = pl.DataFrame(
+        {
+            "product_id": ["a", "b"],
+            "last_sale_date": [END, END],
+            "as_of_date": [END, END],
+        }
+    )
+    forecast = pl.DataFrame(
+        {
+            "product_id": ["a", "b"],
+            "predicted_revenue": [10.0, 20.0],
+            "predicted_lower": [0.0, 0.0],
+            "predicted_upper": [20.0, 40.0],
+            "model_version": ["run rate: why.", "run rate: why."],
+        }
+    )
+    check = forecasts_valid_for_every_active_product
+    assert check(forecast, products.lazy(), ForecastSettings()).passed
+    untold = forecast.with_columns(pl.Series("model_version", ["run rate: why.", " "]))
+    assert not check(untold, products.lazy(), ForecastSettings()).passed
