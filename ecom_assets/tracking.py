@@ -26,6 +26,7 @@ from mlflow.tracking import MlflowClient
 
 from ecom_assets import settings
 from ecom_assets.forecasting import (
+    MAX_BIAS_PCT,
     MODEL_FORMAT,
     SCORE_NAMES,
     Backtest,
@@ -258,11 +259,12 @@ def _champion_or_baseline(
                 description=sentence(f"{MODEL_NAME} v{champion.version}", why),
                 scores=current,
             )
-    model_wape = backtest.scores.filter(pl.col("candidate") == "model")["wape"].item()
+    model = backtest.scores.filter(pl.col("candidate") == "model").row(0, named=True)
     return serve_without_model(
         backtest,
-        f"no model beats it on the backtest (WAPE {best_baseline['wape']:.3f}; this run's model "
-        f"{model_wape:.3f})",
+        f"no model beats it on the backtest (WAPE {best_baseline['wape']:.3f} vs this run's "
+        f"model {model['wape']:.3f} with a bias of {model['bias_pct']:+.1f}%; the gate needs a "
+        f"lower WAPE and a bias within {MAX_BIAS_PCT:.0f}%)",
     )
 
 

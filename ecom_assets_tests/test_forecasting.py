@@ -467,3 +467,11 @@ def test_an_interval_offset_of_zero_keeps_the_prediction_inside_its_bounds() -> 
     bounds = pl.DataFrame({"p": predictions}).select(lower.alias("low"), upper.alias("high"))
     assert (bounds["low"] <= pl.Series(predictions)).all()
     assert (bounds["high"] >= pl.Series(predictions)).all()
+
+
+def test_the_level_is_the_mean_of_last_period_and_run_rate_and_never_below_one() -> None:
+    frame = pl.DataFrame(
+        {"revenue_last_period": [300.0, -50.0, None], "run_rate": [100.0, -10.0, 8.0]}
+    ).to_pandas()
+    level = forecasting.BaselineRatioRegressor._level(frame)
+    assert level.tolist() == [0.5 * 300 + 0.5 * 100 + 1, 1.0, 0.5 * 8 + 1]

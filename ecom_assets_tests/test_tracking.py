@@ -103,7 +103,10 @@ def test_without_any_model_that_beats_the_baselines_a_baseline_serves(tmp_path: 
     assert record.served.method.startswith("baseline:")
     assert record.served.model_version is None
     assert "no model beats it" in record.served.description
-    assert record.served.description.endswith("this run's model 0.900).")
+    assert record.served.description.endswith(
+        "vs this run's model 0.900 with a bias of +0.0%; the gate needs a lower WAPE and a bias "
+        "within 10%)."
+    )
 
 
 def test_a_registered_version_loads_and_predicts_like_the_logged_model(tmp_path: Path, trained):

@@ -1,7 +1,7 @@
 """ML layer: the training set, the revenue model tracked in MLflow, and the revenue forecast."""
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import polars as pl
@@ -11,6 +11,10 @@ from ecom_assets.assets.gold import DAILY_PRODUCT_SALES, PRODUCT_METRICS
 from ecom_assets.resources import ForecastSettings, MlflowTracking
 from ecom_assets.runs import WRITERS_POOL
 from ecom_assets.transforms import features
+
+if TYPE_CHECKING:
+    from ecom_assets.forecasting import Backtest
+    from ecom_assets.tracking import TrainingRecord
 
 TRAINING_SET = dg.AssetKey(["ml", "product_training_set"])
 REVENUE_MODEL = dg.AssetKey(["ml", "revenue_model"])
@@ -64,8 +68,7 @@ def revenue_model(
     forecast: ForecastSettings,
     mlflow: MlflowTracking,
 ) -> dg.Output[pl.DataFrame]:
-    """Backtest the model (when the history allows) against the baselines; log, register and
-    gate it in MLflow; say what serves the forecast and why."""
+    """Backtest the model and the baselines, gate them in MLflow, and say what serves and why."""
     from ecom_assets import forecasting, tracking
 
     model_settings = forecasting.ModelSettings()
@@ -123,7 +126,7 @@ def revenue_model(
     )
 
 
-def _model_card(backtest: Any, record: Any) -> pl.DataFrame:
+def _model_card(backtest: "Backtest", record: "TrainingRecord") -> pl.DataFrame:
     """The backtest scores (with the champion's, when it serves, or an unscored run-rate row,
     when nothing could be scored) and what serves, one row per candidate."""
     from ecom_assets import forecasting
@@ -165,8 +168,7 @@ def _scores_markdown(scores: pl.DataFrame) -> str:
 
 @dg.asset_check(asset=REVENUE_MODEL, blocking=True)
 def served_forecast_beats_best_baseline(revenue_model: pl.DataFrame) -> dg.AssetCheckResult:
-    """What serves the forecast is at least as good as the best baseline on the backtest, and
-    the unscored run rate serves only when the backtest could score no candidate."""
+    """What serves is at least as good as the best baseline; the run rate, only with no backtest."""
     from ecom_assets.forecasting import MAX_BIAS_PCT, RUN_RATE, best_baseline
 
     served = revenue_model.filter(pl.col("served"))
@@ -253,8 +255,7 @@ def revenue_forecast(
 def forecasts_valid_for_every_active_product(
     revenue_forecast: pl.DataFrame, products: pl.LazyFrame, forecast: ForecastSettings
 ) -> dg.AssetCheckResult:
-    """One finite, non-negative forecast per active product, inside its interval, that says what
-    made it."""
+    """One finite, non-negative forecast per active product, in its interval, with its source."""
     from ecom_assets.transforms.quality import invalid_forecasts
 
     offenders = invalid_forecasts(revenue_forecast, products.collect(), forecast.active_within_days)

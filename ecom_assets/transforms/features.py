@@ -254,9 +254,10 @@ def feature_grid(daily: pl.LazyFrame, last_day: date, horizon_days: int) -> pl.L
             (pl.col("revenue_365d") * horizon_days / 365).alias("baseline_mean365"),
             pl.col("_revenue_horizon").alias("revenue_last_period"),
             pl.col("revenue_90d").alias("revenue_recent"),
-            (pl.col("revenue_90d") * horizon_days / pl.min_horizontal(history, QUARTER_DAYS)).alias(
-                "run_rate"
-            ),
+            pl.when(history >= QUARTER_DAYS)
+            .then(pl.col("revenue_90d") * horizon_days / 90)
+            .otherwise(pl.col("revenue_90d") * horizon_days / history)
+            .alias("run_rate"),
         )
         .with_columns(
             *(supported(f"revenue_{days}d", days) for days in WINDOWS_DAYS),
