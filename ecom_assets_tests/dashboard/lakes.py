@@ -32,9 +32,9 @@ def write(lake: Path, name: str, frame: pl.DataFrame) -> None:
     frame.write_delta(tables.table_uri(name, str(lake)), mode="overwrite")
 
 
-def _model_table(training: pl.DataFrame) -> tuple[pl.DataFrame, str]:
+def _model_table(training: pl.DataFrame, plan: features.CutoffPlan) -> tuple[pl.DataFrame, str]:
     """The model table of a backtest of the baselines alone; the best one serves."""
-    _, test = forecasting.split_by_time(training, BACKTEST_DAYS, HORIZON_DAYS)
+    _, test = forecasting.split_by_time(training, plan)
     baselines = [c.removeprefix("baseline_") for c in features.BASELINE_COLUMNS]
     predictions = test.select(
         "product_id",
@@ -45,7 +45,9 @@ def _model_table(training: pl.DataFrame) -> tuple[pl.DataFrame, str]:
     scores = pl.DataFrame(
         [{"candidate": b, **forecasting.score(predictions, b)} for b in baselines]
     )
-    best = forecasting.best_baseline(scores)["candidate"]
+    chosen = forecasting.best_baseline(scores)
+    assert chosen is not None
+    best = chosen["candidate"]
     low, high = forecasting.interval_offsets(predictions, best)
     description = f"baseline:{best} (no model beats it on the backtest)"
     table = scores.with_columns(
@@ -77,8 +79,9 @@ def build_lake(root: Path, rows: int = 20_000, seed: int = 11) -> Path:
     assert as_of is not None
     daily = gold.daily_product_sales(silver.lazy(), as_of).collect()
     product_metrics = gold.product_metrics(silver.lazy(), as_of).collect()
-    training = features.training_set(daily.lazy(), as_of, HORIZON_DAYS)
-    model_table, best = _model_table(training)
+    plan = features.plan_cutoffs(daily["date"].min(), as_of, HORIZON_DAYS, BACKTEST_DAYS)
+    training = features.training_set(daily.lazy(), plan)
+    model_table, best = _model_table(training, plan)
     served = model_table.row(0, named=True)
     rows_now = features.forecast_features(daily.lazy(), as_of, HORIZON_DAYS)
     forecast = forecasting.forecast_table(
