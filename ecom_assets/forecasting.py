@@ -106,7 +106,7 @@ RELATIVE_FEATURES = [
     "revenue_same_period_last_year",
 ]
 MODEL_INPUTS = [*FEATURES, "revenue_last_period", "run_rate"]
-MODEL_FORMAT = "2"
+MODEL_FORMAT = "3"
 
 
 def _bin_edges(column: np.ndarray, bins: int = 255) -> np.ndarray:
@@ -182,6 +182,7 @@ class BaselineRatioRegressor(BaseEstimator, RegressorMixin):
         self.bin_edges_ = [_bin_edges(column) for column in self._numbers(frame).T]
         matrix = self._matrix(frame)
         level = self._level(frame)
+        ratio = np.clip(target, 0, None) / level
         self.model_ = HistGradientBoostingRegressor(
             loss=settings.loss,
             learning_rate=settings.learning_rate,
@@ -191,11 +192,16 @@ class BaselineRatioRegressor(BaseEstimator, RegressorMixin):
             l2_regularization=settings.l2_regularization,
             categorical_features=[matrix.shape[1] - 1],
             random_state=settings.random_state,
-        ).fit(matrix, np.clip(target, 0, None) / level, sample_weight=level)
+        ).fit(matrix, ratio, sample_weight=level)
+        self.max_ratio_ = float(ratio.max()) if ratio.size else 0.0
         return self
 
     def predict(self, frame: Any) -> np.ndarray:
-        return np.asarray(self.model_.predict(self._matrix(frame)) * self._level(frame))
+        """Revenue over the horizon: the trees' ratio to the level, never above the largest
+        ratio seen in training (a leaf fitted on a few rows whose level is 1 and whose target is
+        a big first sale could otherwise grow without bound: 4e79 on the Superstore sample)."""
+        ratio = np.clip(self.model_.predict(self._matrix(frame)), 0.0, self.max_ratio_)
+        return np.asarray(ratio * self._level(frame))
 
 
 def gradient_boosting(settings: ModelSettings) -> BaselineRatioRegressor:

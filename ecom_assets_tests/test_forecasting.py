@@ -475,3 +475,18 @@ def test_the_level_is_the_mean_of_last_period_and_run_rate_and_never_below_one()
     ).to_pandas()
     level = forecasting.BaselineRatioRegressor._level(frame)
     assert level.tolist() == [0.5 * 300 + 0.5 * 100 + 1, 1.0, 0.5 * 8 + 1]
+
+
+def test_the_model_never_predicts_more_than_the_largest_ratio_it_was_trained_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    training = _training(_daily({"a": (date(2023, 1, 1), 5.0), "b": (date(2023, 6, 1), 40.0)}))
+    frame = forecasting.to_model_input(training)
+    model = forecasting.gradient_boosting(forecasting.ModelSettings(max_iter=5)).fit(
+        frame, training["target"].to_numpy()
+    )
+    level = model._level(frame)
+    trained_max = float((training["target"].clip(0).to_numpy() / level).max())
+    assert model.max_ratio_ == pytest.approx(trained_max)
+    monkeypatch.setattr(model.model_, "predict", lambda matrix: np.full(len(matrix), 1e80))
+    assert np.allclose(model.predict(frame), trained_max * level)
