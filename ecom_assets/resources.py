@@ -183,6 +183,7 @@ class Lake(dg.ConfigurableResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         from ecom_assets import runs
 
+        self.check_root()
         if context.instance is None or context.run_id is None:
             return
         runs.tag_current_run(context.instance, context.run_id)
@@ -194,6 +195,20 @@ class Lake(dg.ConfigurableResource):
 
     def table_uri(self, key: dg.AssetKey) -> str:
         return "/".join([self.root_uri or settings.lake_root(), *key.path])
+
+    def check_root(self) -> None:
+        """Raise LakeStorageError when a local lake root cannot hold tables (it, or a folder on
+        its path, is a file), so a run stops before it reads any export."""
+        root = self.root_uri or settings.lake_root()
+        if "://" in root:
+            return
+        path = Path(root)
+        blocking = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+        if blocking is not None:
+            raise tables.LakeStorageError(
+                f"cannot use the lake at {root}: {blocking} is a file, not a folder; fix "
+                f"ECOM_LAKE_ROOT (or the lake resource's root_uri)"
+            )
 
     def read(self, key: dg.AssetKey) -> pl.LazyFrame | None:
         """The latest version of an asset's table, or None when it has not been written yet."""

@@ -251,3 +251,26 @@ def test_decisions_cover_every_active_product_with_the_contract_columns(two_runs
         served["served_description"],
         "new_product_run_rate (new product)",
     }
+
+
+def test_a_lake_root_under_a_file_stops_the_run_before_any_export_is_read(
+    landing_zone: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ecom_assets.assets.bronze as bronze_assets
+
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file where the lake should go")
+    read: list[Path] = []
+    real_stage = bronze_assets.stage_export
+    monkeypatch.setattr(
+        bronze_assets,
+        "stage_export",
+        lambda path, *args: read.append(path) or real_stage(path, *args),
+    )
+    result = _run(blocker / "lake", landing_zone)
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type_value == "RESOURCE_INIT_FAILURE"]
+    assert f"{blocker} is a file, not a folder; fix ECOM_LAKE_ROOT" in str(
+        failure.event_specific_data
+    )
+    assert read == []
