@@ -403,3 +403,19 @@ def test_bad_new_settings_name_the_setting_at_fault(data, message: str) -> None:
 def test_extending_an_unknown_layout_is_refused(tmp_path: Path) -> None:
     with pytest.raises(LayoutError, match="extends unknown or circular layout 'nope'"):
         _layouts(tmp_path, "name: mine\nextends: nope\ncolumns: {}\n")
+
+
+def test_a_format_with_fractions_of_a_second_reads_what_layout_suggest_matched_it_on(
+    tmp_path: Path,
+) -> None:
+    from ecom_assets.layouts.sniff import infer_date_formats
+
+    stamps = ["2023-01-15 10:23:45.000000 +0100", "2023-01-16T23:59:59.500000Z"]
+    formats = infer_date_formats(stamps).formats
+    assert formats and all("%f" in f for f in formats)
+    layout = SHOP_LAYOUT.replace('["%Y-%m-%d", "%Y-%m-%d %H:%M:%S"]', str(list(formats)))
+    rows = [f"A-{n},{stamp},Mug,2.00,1" for n, stamp in enumerate(stamps)]
+    content = "Order,Date,Item,Price,Qty\n" + "\n".join(rows) + "\n"
+    _, silver, rejected = _load(tmp_path, _layouts(tmp_path, layout), {"f.csv": content})
+    assert rejected.height == 0
+    assert silver["order_date"].to_list() == [date(2023, 1, 15), date(2023, 1, 16)]

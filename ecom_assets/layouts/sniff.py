@@ -173,8 +173,10 @@ DAY_FIRST_DATES = ("%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%d/%m/%y", "%d.%m.%y", "
 MONTH_FIRST_DATES = ("%m/%d/%Y", "%m-%d-%Y", "%m/%d/%y")
 OTHER_DATES = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%d-%b-%Y", "%d %b %Y")
 TIME_PARTS = ("", " %H:%M", " %H:%M:%S", " %H:%M:%S.%f", " %I:%M %p", " %I:%M:%S %p")
-_ISO_T = re.compile(r"(?<=\d)T(?=\d)")
-_TRAILING_ZONE = re.compile(r"(\d:\d\d(?::\d\d(?:\.\d+)?)?)\s*(?:Z|[+-]\d\d:?\d\d)$")
+ISO_T = r"^(\d{4}-\d\d-\d\d)T"
+"""An ISO date followed by "T" and its time; the date is group 1 (silver uses it too)."""
+TRAILING_ZONE = r"(\d:\d\d(?::\d\d(?:\.\d+)?)?)\s*(?:Z|UTC|GMT|[+-]\d\d:?\d\d)$"
+"""A time-zone offset after a time; the time is group 1 (silver uses it too)."""
 _DATE_LIKE = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|\d{1,2}[- ][A-Za-z]{3}[- ]\d{2,4}")
 
 
@@ -182,8 +184,8 @@ def without_zone(value: str) -> str:
     """A timestamp as the layout's `date_formats` are matched against it: an ISO "T" becomes a
     space and a trailing time-zone offset (+0500, +05:00, Z) after a time is dropped, so
     "2026-08-04T05:24:22Z" reads as "2026-08-04 05:24:22" (the local date and time)."""
-    value = _ISO_T.sub(" ", value.strip(), count=1)
-    return _TRAILING_ZONE.sub(r"\1", value)
+    value = re.sub(ISO_T, r"\1 ", value.strip(), count=1)
+    return re.sub(TRAILING_ZONE, r"\1", value)
 
 
 def looks_like_date(value: str) -> bool:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from ecom_assets.layouts import CANONICAL_FIELDS, Layout
-from ecom_assets.layouts.sniff import AUTO
+from ecom_assets.layouts.sniff import AUTO, ISO_T, TRAILING_ZONE
 from ecom_assets.transforms.bronze import LINEAGE_COLUMNS, LINEAGE_SCHEMA
 
 REJECTION_REASONS = {
@@ -162,9 +162,6 @@ def _number(text: pl.Expr, layout: Layout, decimal_comma: pl.Expr) -> pl.Expr:
     )
 
 
-_TIME_ZONE = r"(\d:\d\d(?::\d\d)?)(?:\.\d+)?\s*(?:Z|UTC|GMT|[+-]\d\d:?\d\d)?$"
-
-
 def _date_order(fmt: str) -> str | None:
     """'day' or 'month' for a format whose day and month come before the year, else None."""
     if "%d" not in fmt or "%m" not in fmt or fmt.lstrip().startswith(("%Y", "%y")):
@@ -172,27 +169,32 @@ def _date_order(fmt: str) -> str | None:
     return "day" if fmt.index("%d") < fmt.index("%m") else "month"
 
 
-def _parse_dates(text: pl.Expr, formats: list[str]) -> pl.Expr:
-    parsed = [text.str.to_datetime(fmt, strict=False).dt.date() for fmt in formats]
+def _parse_dates(texts: list[pl.Expr], formats: list[str]) -> pl.Expr:
+    parsed = [
+        text.str.to_datetime(fmt, strict=False).dt.date() for fmt in formats for text in texts
+    ]
     return pl.coalesce(parsed) if len(parsed) > 1 else parsed[0]
 
 
 def _date(text: pl.Expr, layout: Layout) -> tuple[pl.Expr, pl.Expr]:
     """(order date, whether it is ambiguous) from a date text in the layout's formats.
 
-    For formats with a time, a trailing time-zone offset and fractions of a second are dropped
-    and an ISO `T` read as a space, so the date is the local date the shop wrote. When the
+    For formats with a time, a trailing time-zone offset is dropped and an ISO `T` read as a
+    space (the patterns `ecom layout suggest` matches its formats with), so the date is the
+    local date the shop wrote; fractions of a second are read with `.%f` or without it. When the
     formats hold both a day-first and a month-first order, each file's own values decide: the
     order that reads more of its dates wins; when both read all of them (no day above 12), a
     date the two orders read differently is ambiguous (null, flagged)."""
     formats = list(layout.date_formats)
+    texts = [text]
     if any("%H" in f for f in formats):
-        text = text.str.replace(r"^(\d{4}-\d\d-\d\d)T", "${1} ").str.replace(_TIME_ZONE, "${1}")
+        local = text.str.replace(ISO_T, "${1} ").str.replace(TRAILING_ZONE, "${1}")
+        texts = [local, local.str.replace(r"(:\d\d)\.\d+$", "${1}")]
     orders = {_date_order(f) for f in formats}
     if not {"day", "month"} <= orders:
-        return _parse_dates(text, formats), pl.lit(False)
-    day = _parse_dates(text, [f for f in formats if _date_order(f) != "month"])
-    month = _parse_dates(text, [f for f in formats if _date_order(f) != "day"])
+        return _parse_dates(texts, formats), pl.lit(False)
+    day = _parse_dates(texts, [f for f in formats if _date_order(f) != "month"])
+    month = _parse_dates(texts, [f for f in formats if _date_order(f) != "day"])
     day_count = day.is_not_null().sum().over("_source_file")
     month_count = month.is_not_null().sum().over("_source_file")
     tie = day_count == month_count
